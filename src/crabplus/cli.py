@@ -1,0 +1,131 @@
+"""The ``crabplus`` command: LightningCLI subcommands plus the project's own tools.
+
+``crabplus fit|validate|test|predict --config FILE.yaml`` go through :class:`CrabplusCLI` (LightningCLI with
+the ``omegaconf+`` parser mode, so ``${..key}`` interpolation in configs sees command-line overrides).
+``crabplus data ...``, ``crabplus transfer ...`` and ``crabplus eval-all ...`` are dispatched to the
+``main(argv)`` of the package that owns them; the dispatch table below is the only place that knows them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # crabplus never downloads at run time unless a user unsets this
+
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer  # noqa: E402
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar  # noqa: E402
+from lightning.pytorch.cli import LightningCLI  # noqa: E402
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger  # noqa: E402
+
+from crabplus.train.checkpoint_io import AtomicCheckpointIO  # noqa: E402
+
+__all__ = ["CrabplusCLI", "main"]
+
+LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+# subcommand -> (module with main(argv) -> int, one-line help)
+TOOL_SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("crabplus.data.cli", "synthesise the AV world (`data synth`) or convert a public dataset (`data convert`)"),
+    "transfer": ("crabplus.transfer.cli", "single-task baselines, transfer reports and pairwise matrices"),
+    "eval-all": ("crabplus.train.eval_all", "evaluate configured checkpoints on every configured task"),
+}
+
+
+class CrabplusCLI(LightningCLI):
+    """LightningCLI with crabplus's run layout: everything of a run lives under ``<runs_dir>/<run_name>/``.
+
+    Defaults a user expects and does not want to configure each time: a rich progress bar, CSV and
+    TensorBoard loggers, a ``last.ckpt`` written atomically every ``checkpoint_every_n_steps`` steps, and the
+    resolved config saved beside the checkpoints.
+    """
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_argument("--run_name", type=str, default="default", help="Run folder name under runs_dir.")
+        parser.add_argument("--runs_dir", type=str, default="runs", help="Root folder of all runs.")
+        parser.add_argument(
+            "--checkpoint_every_n_steps", type=int, default=50, help="Steps between atomic last.ckpt saves."
+        )
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        run_dir = Path(config["runs_dir"]) / config["run_name"]
+        trainer_config = self.config_init[self.subcommand]["trainer"] if self.subcommand else {}
+        defaults: dict[str, Any] = {"default_root_dir": str(run_dir)}
+        if trainer_config.get("logger") in (None, True):
+            defaults["logger"] = [
+                CSVLogger(save_dir=str(run_dir), name="", version=""),
+                TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version=""),
+            ]
+        if not trainer_config.get("plugins"):
+            defaults["plugins"] = [AtomicCheckpointIO()]
+        callbacks = list(trainer_config.get("callbacks") or [])
+        if trainer_config.get("enable_progress_bar", True) is not False and not any(
+            isinstance(c, RichProgressBar) for c in callbacks
+        ):
+            defaults.setdefault("callbacks", []).append(RichProgressBar(leave=True))
+        if trainer_config.get("enable_checkpointing", True) is not False and not any(
+            isinstance(c, ModelCheckpoint) for c in callbacks
+        ):
+            every = config["checkpoint_every_n_steps"]
+            defaults.setdefault("callbacks", []).append(
+                ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, every_n_train_steps=every)
+            )
+        if defaults.get("logger"):
+            defaults.setdefault("callbacks", []).append(LearningRateMonitor(logging_interval="step"))
+        extra_callbacks = defaults.pop("callbacks", [])
+        trainer_config = {**trainer_config, **{k: v for k, v in defaults.items() if k != "default_root_dir"}}
+        trainer_config["default_root_dir"] = trainer_config.get("default_root_dir") or defaults["default_root_dir"]
+        if trainer_config.get("default_root_dir") in (None, "", "."):
+            trainer_config["default_root_dir"] = str(run_dir)
+        parser_callbacks = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
+        return self._instantiate_trainer({**trainer_config, **kwargs}, parser_callbacks + extra_callbacks)
+
+
+def _print_help() -> None:
+    print("usage: crabplus <subcommand> [options]\n")
+    print("Training and evaluation (LightningCLI; `crabplus <subcommand> --help` for all options):")
+    for name in LIGHTNING_SUBCOMMANDS:
+        print(f"  {name:<10} {name} a model: crabplus {name} --config FILE.yaml")
+    print("\nTools:")
+    for name, (_, text) in TOOL_SUBCOMMANDS.items():
+        print(f"  {name:<10} {text}")
+
+
+def run_lightning(args: list[str]) -> CrabplusCLI:
+    """Run one LightningCLI subcommand with crabplus's parser settings."""
+    return CrabplusCLI(
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        parser_kwargs={"parser_mode": "omegaconf+"},
+        save_config_kwargs={"overwrite": True},
+        seed_everything_default=0,
+        args=args,
+        auto_configure_optimizers=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``crabplus`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        _print_help()
+        return 0
+    if args[0] in TOOL_SUBCOMMANDS:
+        module = importlib.import_module(TOOL_SUBCOMMANDS[args[0]][0])
+        return int(module.main(args[1:]) or 0)
+    if args[0] not in LIGHTNING_SUBCOMMANDS:
+        _print_help()
+        print(f"\nerror: unknown subcommand {args[0]!r}", file=sys.stderr)
+        return 2
+    run_lightning(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

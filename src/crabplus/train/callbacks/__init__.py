@@ -1,0 +1,1 @@
+"""Callbacks that report (routing, transfer, gradient conflict); they never change training."""

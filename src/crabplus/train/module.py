@@ -1,0 +1,256 @@
+"""``AVLLMModule``: the thin LightningModule around :class:`crabplus.model.AVLLM`.
+
+It owns what Lightning needs and nothing else: building the model from a preset, choosing what trains,
+the optimizer/schedule, per-task losses and metrics, greedy generation for evaluation, the non-finite
+guard and exact-resume state. Reporting (transfer, routing, gradient conflict) lives in callbacks.
+
+Log keys: ``train/loss``, ``train/loss/<task>``, ``val/<task>/loss``, ``val/<task>/<metric>``,
+``test/<task>/<metric>``, ``train/skipped_steps``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from crabplus.train.guards import NonFiniteGuard, grads_are_finite
+from crabplus.train.optim import OptimizerConfig, build_optimizer
+from crabplus.train.rng import capture_rng_state, restore_rng_state
+
+__all__ = ["AVLLMModule"]
+
+MEDIA_KEYS = ("video", "audio", "image")
+
+
+class AVLLMModule(L.LightningModule):
+    """Train and evaluate one AV-LLM on many tasks.
+
+    Args:
+        preset: model preset name (``crabplus.model`` registry), e.g. ``tiny-modular``, ``tiny-omni``,
+            ``crab-llama2``, ``qwen2.5-omni-7b``.
+        model_overrides: keyword overrides for the preset (paths of real checkpoints, sizes, connector).
+        adapter: I-LoRA settings (fields of :class:`crabplus.lora.ILoRAConfig`); None trains no adapter.
+        trainable: ``adapters`` (only adapter weights), ``adapters+connectors`` (Crab's unified stage) or
+            ``full``.
+        optimizer: AdamW and warm-up + cosine schedule settings.
+        max_new_tokens: generation budget in validation/test (greedy decoding only).
+        generate_in_validation: run generation + task metrics at validation (off: loss only).
+        max_skipped_steps: non-finite steps tolerated before the run stops.
+        base_seed: seed of the random base weights of tiny presets, so a rebuilt model matches a
+            checkpoint that stores only trainable parts.
+        variant: free label of the recipe (e.g. ``lora``, ``ilora``) used by the transfer report.
+    """
+
+    def __init__(
+        self,
+        preset: str = "tiny-modular",
+        model_overrides: dict[str, Any] | None = None,
+        adapter: dict[str, Any] | None = None,
+        trainable: str = "adapters+connectors",
+        optimizer: OptimizerConfig | None = None,
+        max_new_tokens: int = 48,
+        generate_in_validation: bool = True,
+        max_skipped_steps: int = 10,
+        base_seed: int = 1234,
+        variant: str = "",
+    ) -> None:
+        super().__init__()
+        self.optimizer_config = optimizer or OptimizerConfig()
+        self.save_hyperparameters(ignore=["optimizer"])
+        self.hparams["optimizer"] = asdict(self.optimizer_config)
+        self.model = self._build_model(preset, model_overrides or {}, adapter, base_seed)
+        self.num_trainable = self._select_trainable(trainable)
+        self.guard = NonFiniteGuard(max_skipped_steps)
+        self.metrics = torch.nn.ModuleDict()
+        self.task_names: list[str] = []
+        self.strict_loading = False  # checkpoints hold trainable parts only
+
+    # ----- construction -------------------------------------------------------------------------------
+    @staticmethod
+    def _build_model(preset: str, overrides: dict[str, Any], adapter: dict[str, Any] | None, seed: int):
+        from crabplus.model import build_avllm
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = build_avllm(preset, **overrides)
+            if adapter:
+                from crabplus.lora import ILoRAConfig, inject
+
+                inject(model, ILoRAConfig(**adapter))
+        return model
+
+    def _select_trainable(self, mode: str) -> int:
+        groups = {"adapters", "adapters+connectors", "full"}
+        if mode not in groups:
+            raise ValueError(f"model.trainable: expected one of {sorted(groups)}, got {mode!r}")
+        for name, param in self.model.named_parameters():
+            is_adapter = "lora_" in name
+            is_connector = name.startswith(("vision_connector.", "audio_connector.", "mask_head."))
+            param.requires_grad = (
+                mode == "full" or is_adapter or (mode == "adapters+connectors" and is_connector)
+            )
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        names = list(getattr(datamodule, "task_names", []) or [])
+        names += [n for n in getattr(datamodule, "val_task_names", []) or [] if n not in names]
+        self.task_names = names
+        from crabplus import tasks
+
+        for name in names:
+            if name not in self.metrics:
+                self.metrics[name] = tasks.get(name).make_metric()
+
+    def on_fit_start(self) -> None:
+        total = sum(p.numel() for p in self.model.parameters())
+        self.print(f"trainable parameters: {self.num_trainable:,} of {total:,} ({self.hparams.trainable})")
+        for logger in self.loggers:
+            logger.log_metrics({"params/trainable": float(self.num_trainable), "params/total": float(total)}, 0)
+
+    # ----- steps -----------------------------------------------------------------------------------------
+    def forward(self, batch: dict[str, Any]):
+        tokens = self.model.tokenize(batch["prompt"], batch["answer"])
+        tokens = {k: v.to(self.device) for k, v in tokens.items()}
+        media = {k: batch[k] for k in MEDIA_KEYS if batch.get(k) is not None}
+        return self.model(**tokens, **media, task_ids=batch.get("task_id"), mask=batch.get("mask"))
+
+    def task_loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The training loss of one batch (used by the gradient-conflict callback)."""
+        return self.forward(batch).loss + self._aux_loss()
+
+    def _aux_loss(self) -> torch.Tensor | float:
+        from crabplus.lora import balance_loss
+
+        extra = balance_loss(self.model)
+        return 0.0 if extra is None else extra
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
+        output = self.forward(batch)
+        aux = self._aux_loss()
+        loss = output.loss + aux
+        if not torch.isfinite(loss):
+            self.guard.skip(self.global_step, "loss")
+            self.log("train/skipped_steps", float(self.guard.skipped))
+            return None
+        batch_size = len(batch["prompt"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        if torch.is_tensor(aux):
+            self.log("train/router_balance_loss", aux, batch_size=batch_size)
+        for task, value in per_task_loss(output.logits, output.labels, batch["task"]).items():
+            self.log(f"train/loss/{task}", value, batch_size=batch_size)
+        for task, count in (batch.get("skipped") or {}).items():
+            self.log(f"data/skipped/{task}", float(count), reduce_fx="max")
+        return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if not grads_are_finite(params):
+            for param in params:
+                param.grad = None  # AdamW skips parameters without a gradient: the step becomes a no-op
+            self.guard.skip(self.global_step, "gradient")
+            self.log("train/skipped_steps", float(self.guard.skipped))
+
+    def _eval_step(self, stage: str, batch: dict[str, Any], dataloader_idx: int) -> None:
+        task = batch["task"][0]
+        output = self.forward(batch)
+        batch_size = len(batch["prompt"])
+        self.log(f"{stage}/{task}/loss", output.loss, batch_size=batch_size, add_dataloader_idx=False)
+        if stage == "val" and not self.hparams.generate_in_validation:
+            return
+        predictions = self.predict_batch(batch)
+        self.metrics[task].update(predictions, batch["target"])
+
+    def predict_batch(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        """Greedy answers of one task-homogeneous batch, parsed into structured predictions."""
+        from crabplus import tasks
+
+        media = {k: batch[k] for k in MEDIA_KEYS if batch.get(k) is not None}
+        generated = self.model.generate(
+            batch["prompt"], **media, task_ids=batch.get("task_id"), max_new_tokens=self.hparams.max_new_tokens
+        )
+        texts, masks = (generated if isinstance(generated, tuple) else (generated, None))
+        predictions = []
+        for i, (name, text) in enumerate(zip(batch["task"], texts)):
+            parsed = tasks.get(name).parse(text)
+            if masks is not None and masks[i] is not None and not parsed.get("unparseable"):
+                parsed["mask"] = masks[i]
+            predictions.append(parsed)
+        return predictions
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step("val", batch, dataloader_idx)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step("test", batch, dataloader_idx)
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
+        return self.predict_batch(batch)
+
+    def _log_metrics(self, stage: str) -> dict[str, float]:
+        values: dict[str, float] = {}
+        for task, metric in self.metrics.items():
+            if not metric.update_called:
+                continue
+            for name, value in metric.compute().items():
+                values[f"{stage}/{task}/{name}"] = float(value)
+            metric.reset()
+        if values:
+            self.log_dict(values, sync_dist=False)
+        return values
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.test_results = self._log_metrics("test")
+
+    # ----- optimisation and checkpoints ------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, Any]:
+        total = int(self.trainer.estimated_stepping_batches) if self.trainer.max_steps < 0 else self.trainer.max_steps
+        optimizer, scheduler = build_optimizer(self.model.parameters(), self.optimizer_config, total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        clip = gradient_clip_val if gradient_clip_val is not None else self.optimizer_config.grad_clip
+        if clip:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        trainable = {f"model.{n}" for n, p in self.model.named_parameters() if p.requires_grad}
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
+        checkpoint["crabplus"] = {"rng": capture_rng_state(), "skipped_steps": self.guard.skipped}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        extra = checkpoint.get("crabplus") or {}
+        if "rng" in extra:
+            restore_rng_state(extra["rng"])
+        self.guard.skipped = int(extra.get("skipped_steps", 0))
+
+
+def per_task_loss(logits: torch.Tensor, labels: torch.Tensor, task_names: list[str]) -> dict[str, torch.Tensor]:
+    """Mean next-token loss over answer tokens, per task (detached; for logging).
+
+    Args:
+        logits: (B, L, V) LM logits.
+        labels: (B, L) targets aligned with ``logits`` positions before shifting, -100 where ignored.
+        task_names: the task of each sample.
+    """
+    with torch.no_grad():
+        shifted_logits = logits[:, :-1].float()  # (B, L-1, V)
+        shifted_labels = labels[:, 1:]  # (B, L-1)
+        token_loss = F.cross_entropy(
+            shifted_logits.transpose(1, 2), shifted_labels, ignore_index=-100, reduction="none"
+        )  # (B, L-1)
+        valid = (shifted_labels != -100).float()
+        summed: dict[str, list[torch.Tensor]] = {}
+        for i, task in enumerate(task_names):
+            summed.setdefault(task, [torch.zeros(()), torch.zeros(())])
+            summed[task][0] = summed[task][0] + token_loss[i].sum().cpu()
+            summed[task][1] = summed[task][1] + valid[i].sum().cpu()
+        return {task: total / count.clamp_min(1) for task, (total, count) in summed.items()}
+
