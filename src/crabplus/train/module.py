@@ -129,14 +129,14 @@ class AVLLMModule(L.LightningModule):
         extra = balance_loss(self.model)
         return 0.0 if extra is None else extra
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         output = self.forward(batch)
         aux = self._aux_loss()
         loss = output.loss + aux
-        if not torch.isfinite(loss):
-            self.guard.skip(self.global_step, "loss")
-            self.log("train/skipped_steps", float(self.guard.skipped))
-            return None
+        # A non-finite loss is not dropped here: returning None would make this rank skip the gradient
+        # all-reduce under DDP. Its NaN gradients reach every rank, and on_before_optimizer_step skips the
+        # step everywhere at once.
+        self._nonfinite_loss = not bool(torch.isfinite(loss))
         batch_size = len(batch["prompt"])
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
         if torch.is_tensor(aux):
@@ -149,11 +149,12 @@ class AVLLMModule(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        if not grads_are_finite(params):
+        bad_loss = getattr(self, "_nonfinite_loss", False)
+        if bad_loss or not grads_are_finite(params):
             for param in params:
                 param.grad = None  # AdamW skips parameters without a gradient: the step becomes a no-op
-            self.guard.skip(self.global_step, "gradient")
-            self.log("train/skipped_steps", float(self.guard.skipped))
+            self.guard.skip(self.global_step, "loss" if bad_loss else "gradient")
+        self.log("train/skipped_steps", float(self.guard.skipped))
 
     def _eval_step(self, stage: str, batch: dict[str, Any], dataloader_idx: int) -> None:
         task = batch["task"][0]
