@@ -21,17 +21,54 @@ from crabplus.model._tokens import GRAMMAR_TOKENS, PLACEHOLDER_TOKENS
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "crabplus" / "assets" / "tiny_tokenizer"
 PAD, BOS, EOS, UNK = "<|pad|>", "<|bos|>", "<|eos|>", "<|unk|>"
 
-_SUBJECTS = ["a dog", "a cat", "the man", "a woman", "the baby", "a car", "the train", "a guitar",
-             "the piano", "a violin", "the drum", "a bird", "the crowd", "a helicopter", "the engine"]
-_VERBS = ["is barking", "is playing", "is speaking", "is singing", "is crying", "is driving past",
-          "is laughing", "makes a sound", "is heard", "is visible", "appears", "stops"]
+_SUBJECTS = [
+    "a dog",
+    "a cat",
+    "the man",
+    "a woman",
+    "the baby",
+    "a car",
+    "the train",
+    "a guitar",
+    "the piano",
+    "a violin",
+    "the drum",
+    "a bird",
+    "the crowd",
+    "a helicopter",
+    "the engine",
+]
+_VERBS = [
+    "is barking",
+    "is playing",
+    "is speaking",
+    "is singing",
+    "is crying",
+    "is driving past",
+    "is laughing",
+    "makes a sound",
+    "is heard",
+    "is visible",
+    "appears",
+    "stops",
+]
 _QUESTIONS = [
-    "What is the sounding object in the video?", "Which event happens in the audio?",
-    "When does the event start and end?", "Where is the sounding object?", "Is the sound from the left?",
-    "How many instruments are playing?", "Describe the video and the audio.", "Segment the sounding object.",
-    "Answer with the option letter.", "Options: A. yes B. no C. maybe D. none.",
-    "Localise the event in seconds.", "Give the bounding box of the speaker.",
-    "This is a video:", "This is an audio:", "This is an image:", "Think step by step, then answer.",
+    "What is the sounding object in the video?",
+    "Which event happens in the audio?",
+    "When does the event start and end?",
+    "Where is the sounding object?",
+    "Is the sound from the left?",
+    "How many instruments are playing?",
+    "Describe the video and the audio.",
+    "Segment the sounding object.",
+    "Answer with the option letter.",
+    "Options: A. yes B. no C. maybe D. none.",
+    "Localise the event in seconds.",
+    "Give the bounding box of the speaker.",
+    "This is a video:",
+    "This is an audio:",
+    "This is an image:",
+    "Think step by step, then answer.",
 ]
 
 
@@ -60,7 +97,11 @@ def build(vocab_size: int = 1024) -> PreTrainedTokenizerFast:
     )
     tok.train_from_iterator(corpus() * 3, trainer=trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS, unk_token=UNK,
+        tokenizer_object=tok,
+        pad_token=PAD,
+        bos_token=BOS,
+        eos_token=EOS,
+        unk_token=UNK,
         additional_special_tokens=list(PLACEHOLDER_TOKENS),
     )
     fast.add_tokens(list(GRAMMAR_TOKENS))

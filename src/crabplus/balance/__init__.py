@@ -1,1 +1,75 @@
-"""crabplus.balance"""
+"""crabplus.balance: multi-loss modality balancing (MLB) and baselines, as loss wrappers plus a callback.
+
+Research note: ``stella-mlb.md`` §2 (rules, defaults) and §2.7 (how it plugs into Lightning).
+
+- `BalanceStrategy` and its variants `FusedOnly`, `MultiLoss`, `OGMGE`, `MLB`: ``losses(forward_fn,
+  batch, step)`` builds the multi-loss objective from `ForwardOutputs`; ``on_before_optimizer_step``
+  applies the per-modality coefficients to the gradients (or learning rates).
+- `ModalityBalanceCallback`: calls the strategy before each optimizer step and logs ``balance/coef/<m>``.
+- Pure rules: `mlb_coefficients`, `ogm_coefficients`, `PhaseOut`; the in-graph route `grad_scale`.
+- AV-LLM: `dropped_modality_outputs` builds the branches from modality-dropped forward passes.
+- The small study setting: `AVClassifier`, `AVClassifierModule`, `SynthAVDataModule`.
+"""
+
+from crabplus.balance._branches import (
+    Branch,
+    ForwardOutputs,
+    branch_from_logits,
+    branch_from_sequence_loss,
+    global_scores,
+    score_stats,
+)
+from crabplus.balance._callback import ModalityBalanceCallback, find_modality_parameters
+from crabplus.balance._coefficients import (
+    PhaseOut,
+    mlb_coefficient,
+    mlb_coefficients,
+    ogm_coefficients,
+    others_over_self,
+)
+from crabplus.balance._data import AVTensorDataset, SynthAVDataModule, batch_labels, collate_av
+from crabplus.balance._grad import ScaleHandle, add_ge_noise, grad_scale, scale_gradients, scale_learning_rates
+from crabplus.balance._llm import dropped_modality_outputs
+from crabplus.balance._model import FUSIONS, AVClassifier, AVOutputs, AudioEncoder, VideoEncoder
+from crabplus.balance._module import AVClassifierModule
+from crabplus.balance._probe import encoder_features, linear_probe_accuracy
+from crabplus.balance._strategy import MLB, OGMGE, BalanceStrategy, FusedOnly, MultiLoss
+
+__all__ = [
+    "FUSIONS",
+    "MLB",
+    "OGMGE",
+    "AVClassifier",
+    "AVClassifierModule",
+    "AVOutputs",
+    "AVTensorDataset",
+    "AudioEncoder",
+    "BalanceStrategy",
+    "Branch",
+    "ForwardOutputs",
+    "FusedOnly",
+    "ModalityBalanceCallback",
+    "MultiLoss",
+    "PhaseOut",
+    "ScaleHandle",
+    "SynthAVDataModule",
+    "VideoEncoder",
+    "add_ge_noise",
+    "batch_labels",
+    "branch_from_logits",
+    "branch_from_sequence_loss",
+    "collate_av",
+    "dropped_modality_outputs",
+    "encoder_features",
+    "find_modality_parameters",
+    "global_scores",
+    "grad_scale",
+    "linear_probe_accuracy",
+    "mlb_coefficient",
+    "mlb_coefficients",
+    "ogm_coefficients",
+    "others_over_self",
+    "scale_gradients",
+    "scale_learning_rates",
+    "score_stats",
+]

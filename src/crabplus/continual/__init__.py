@@ -1,1 +1,51 @@
-"""crabplus.continual"""
+"""crabplus.continual: continual audio-video pre-training (STELLA) with baselines and a scenario runner.
+
+Components (research note /work/shared/research/stella-mlb.md §1):
+- `AVBackbone`: tiny CAV-MAE-style backbone; `AVMatching`: the AVM cross-attention;
+- `patch_importance`, `query_summary`: localized patch importance scoring (step 3-4);
+- `replay_correlation`: replay-guided correlation assessment (step 5);
+- `select_video`, `select_audio_chunks`: probabilistic patch selection (step 6);
+- `ReservoirBuffer`: bounded reservoir replay memory, checkpointed;
+- `ContinualAVPretrainer` (nn.Module) and `AVPretrainModule` (LightningModule);
+- `saved_activation_bytes`: activation memory of a step; `retrieval_recall`, `continual_summary`.
+"""
+
+from crabplus.continual.avm import AVMatching, AVMOutput
+from crabplus.continual.backbone import AVBackbone
+from crabplus.continual.buffer import ReservoirBuffer
+from crabplus.continual.config import METHODS, BackboneConfig, MethodConfig, StellaConfig, method_config
+from crabplus.continual.correlation import replay_correlation, replay_correlation_fast
+from crabplus.continual.importance import key_importance, patch_importance, query_summary, top_candidates
+from crabplus.continual.memory import saved_activation_bytes
+from crabplus.continual.module import AVPretrainModule
+from crabplus.continual.pretrainer import ContinualAVPretrainer
+from crabplus.continual.retrieval import KS, continual_summary, retrieval_recall
+from crabplus.continual.selection import gumbel_keys, select_audio_chunks, select_topk, select_video
+
+__all__ = [
+    "AVBackbone",
+    "AVMatching",
+    "AVMOutput",
+    "AVPretrainModule",
+    "BackboneConfig",
+    "ContinualAVPretrainer",
+    "KS",
+    "METHODS",
+    "MethodConfig",
+    "ReservoirBuffer",
+    "StellaConfig",
+    "continual_summary",
+    "gumbel_keys",
+    "key_importance",
+    "method_config",
+    "patch_importance",
+    "query_summary",
+    "replay_correlation",
+    "replay_correlation_fast",
+    "retrieval_recall",
+    "saved_activation_bytes",
+    "select_audio_chunks",
+    "select_topk",
+    "select_video",
+    "top_candidates",
+]

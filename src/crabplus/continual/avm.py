@@ -72,30 +72,29 @@ class AVMatching(nn.Module):
 
     def match_logit(self, out: AVMOutput) -> torch.Tensor:
         """Matching logit (B,): mean-pooled cross-attended audio and video, pooler, linear."""
-        x_a = logits_softmax(out.logits_av) @ out.v_v  # (B, H, L_A, d_h)
-        x_v = logits_softmax(out.logits_va) @ out.v_a  # (B, H, L_V, d_h)
+        x_a = out.logits_av.softmax(-1) @ out.v_v  # (B, H, L_A, d_h)
+        x_v = out.logits_va.softmax(-1) @ out.v_a  # (B, H, L_V, d_h)
         pooled = torch.cat([x_a.mean(2).flatten(1), x_v.mean(2).flatten(1)], dim=-1)  # (B, 2·dim)
         return self.classifier(self.pooler(pooled)).squeeze(-1)
 
     def vam_loss(self, hv: torch.Tensor, ha: torch.Tensor) -> tuple[torch.Tensor, AVMOutput]:
-        """VAM loss on detached codes; returns it with the AVM output of the *true* pairs.
+        """VAM loss on detached codes; returns it with a no-grad AVM output of the *true* pairs.
 
-        The second half of the batch pairs audio n with video n+1 (mod its half): a derangement, so
-        every label-0 pair is a real mismatch. With B < 2 there are no negatives and the loss is 0·logit.
+        The first half of the batch keeps its true pairs (label 1); the second half pairs audio n with
+        video n+1 (mod that half): a derangement, so every label-0 pair is a real mismatch. With fewer
+        than 2 clips per half there are no negatives and the loss is 0 (still connected to the AVM).
+        The scoring output is computed without gradient (it is only read detached), so the AVM keeps
+        activations for backward only of the pairs in the loss.
         """
         hv, ha = hv.detach(), ha.detach()
-        out = self(hv, ha)
+        with torch.no_grad():
+            scores = self(hv, ha)
         b = hv.shape[0]
         half = b // 2
         if half < 2:
-            return self.match_logit(out).sum() * 0.0, out
-        neg_v = hv[half:].roll(1, dims=0)  # (B − half, L_V, d)
-        neg = self(neg_v, ha[half:])
-        logits = torch.cat([self.match_logit(out)[:half], self.match_logit(neg)])  # (B,)
+            return self.classifier.weight.sum() * 0.0, scores
+        pos = self(hv[:half], ha[:half])
+        neg = self(hv[half:].roll(1, dims=0), ha[half:])  # (B − half) mismatched pairs
+        logits = torch.cat([self.match_logit(pos), self.match_logit(neg)])  # (B,)
         labels = torch.cat([torch.ones(half), torch.zeros(b - half)]).to(logits)
-        return F.binary_cross_entropy_with_logits(logits, labels), out
-
-
-def logits_softmax(logits: torch.Tensor) -> torch.Tensor:
-    """Softmax over the key axis (last)."""
-    return logits.softmax(-1)
+        return F.binary_cross_entropy_with_logits(logits, labels), scores

@@ -93,12 +93,14 @@ class AVBackbone(nn.Module):
         Returns the normed codes (B, n_v, d) and (B, n_a, d). Each token keeps its original position
         embedding, gathered by index (research note §1.2 step 7).
         """
-        xv = self.video_embed(pv) + self.pos_v  # (B, L_V, d)
-        xa = self.audio_embed(pa) + self.pos_a  # (B, L_A, d)
-        if idx_v is not None:
-            xv = gather_tokens(xv, idx_v)  # (B, n_v, d)
+        b = pv.shape[0]
+        pos_v, pos_a = self.pos_v.expand(b, -1, -1), self.pos_a.expand(b, -1, -1)  # (B, L, d)
+        if idx_v is not None:  # gather before embedding: only the encoded patches are projected
+            pv, pos_v = gather_tokens(pv, idx_v), gather_tokens(pos_v, idx_v)  # (B, n_v, ·)
         if idx_a is not None:
-            xa = gather_tokens(xa, idx_a)  # (B, n_a, d)
+            pa, pos_a = gather_tokens(pa, idx_a), gather_tokens(pos_a, idx_a)  # (B, n_a, ·)
+        xv = self.video_embed(pv) + pos_v  # (B, n_v, d)
+        xa = self.audio_embed(pa) + pos_a  # (B, n_a, d)
         for blk_v, blk_a in zip(self.blocks_v, self.blocks_a):
             xv, xa = blk_v(xv), blk_a(xa)
         for blk in self.blocks_u:

@@ -2,8 +2,8 @@
 
 Batch contract (docs/architecture.md): `video` (B, T, 3, S, S) in [0, 1], `audio` log-mel (B, n_mels, F).
 Real shards may differ in T, S or F from the backbone's configured sizes, so inputs are first fitted:
-frames are resampled by nearest index, resized bilinearly; the spectrogram is cropped or zero-padded
-in time. Mel bins must match (a different mel scale is a different input, not a size).
+frames are resampled by nearest index, resized bilinearly; the spectrogram is average-pooled or
+zero-padded in time. Mel bins must match (a different mel scale is a different input, not a size).
 
 Patch order: video patch index = t·G² + r·G + c (G = S/P_v); audio patch index = t·n_freq + f
 (time-major, research note §1.1), so that whole-frequency time segments are contiguous index runs.
@@ -33,7 +33,10 @@ def fit_video(video: torch.Tensor, cfg: BackboneConfig) -> torch.Tensor:
 
 
 def fit_audio(audio: torch.Tensor, cfg: BackboneConfig) -> torch.Tensor:
-    """Crop or zero-pad log-mel `audio` (B, n_mels, F) to cfg.audio_frames frames.
+    """Fit log-mel `audio` (B, n_mels, F) to cfg.audio_frames frames.
+
+    Longer spectrograms are average-pooled in time (the whole clip is kept, at a coarser hop); shorter
+    ones are zero-padded at the end.
 
     Raises:
         ValueError: naming `audio` and `n_mels` when the mel count differs from the config.
@@ -41,8 +44,8 @@ def fit_audio(audio: torch.Tensor, cfg: BackboneConfig) -> torch.Tensor:
     if audio.shape[1] != cfg.n_mels:
         raise ValueError(f"batch 'audio' has {audio.shape[1]} mel bins, backbone.n_mels is {cfg.n_mels}")
     frames = audio.shape[2]
-    if frames >= cfg.audio_frames:
-        return audio[:, :, : cfg.audio_frames]
+    if frames > cfg.audio_frames:
+        return F.adaptive_avg_pool1d(audio, cfg.audio_frames)  # (B, n_mels, F')
     return F.pad(audio, (0, cfg.audio_frames - frames))
 
 

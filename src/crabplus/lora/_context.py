@@ -30,14 +30,24 @@ class RoutingInputs:
     modality_ids: torch.Tensor | None = None
 
 
-_CURRENT: contextvars.ContextVar[RoutingInputs | None] = contextvars.ContextVar("crabplus_routing", default=None)
+_CURRENT: contextvars.ContextVar[RoutingInputs | None] = contextvars.ContextVar(
+    "crabplus_routing", default=None
+)
 
 
 @contextlib.contextmanager
 def routing_inputs(
     task_ids: torch.Tensor | None = None, modality_ids: torch.Tensor | None = None
 ) -> Iterator[RoutingInputs]:
-    """Publish ``task_ids``/``modality_ids`` to adapter layers inside the ``with`` block."""
+    """Publish ``task_ids``/``modality_ids`` to adapter layers inside the ``with`` block.
+
+    Nesting composes: a field left None inherits the enclosing block's value, so a trainer can
+    publish task ids around a model whose forward publishes its own modality ids.
+    """
+    outer = _CURRENT.get()
+    if outer is not None:
+        task_ids = outer.task_ids if task_ids is None else task_ids
+        modality_ids = outer.modality_ids if modality_ids is None else modality_ids
     value = RoutingInputs(task_ids=task_ids, modality_ids=modality_ids)
     token = _CURRENT.set(value)
     try:

@@ -49,9 +49,7 @@ def rows_to_tokens(ids: torch.Tensor, lead_shape: torch.Size) -> torch.Tensor:
 def task_gate(table: torch.Tensor, token_task_ids: torch.Tensor) -> torch.Tensor:
     """MOELoRA-style gate: softmax of the task's row of a (T, K) logit table. ids (N,) -> (N, K)."""
     if token_task_ids.numel() and int(token_task_ids.max()) >= table.shape[0]:
-        raise ValueError(
-            f"task id {int(token_task_ids.max())} >= ILoRAConfig.num_tasks={table.shape[0]}"
-        )
+        raise ValueError(f"task id {int(token_task_ids.max())} >= ILoRAConfig.num_tasks={table.shape[0]}")
     return F.softmax(table.float(), dim=-1)[token_task_ids]
 
 

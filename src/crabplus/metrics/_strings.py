@@ -13,7 +13,7 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-__all__ = ["add_string_state", "append_strings", "read_strings", "label_key"]
+__all__ = ["add_string_state", "append_strings", "read_strings", "label_key", "cat_state"]
 
 
 def label_key(text: str) -> str:
@@ -36,9 +36,10 @@ def append_strings(metric: Metric, name: str, strings: list[str]) -> None:
     getattr(metric, f"{name}_lens").append(torch.tensor([len(b) for b in encoded], dtype=torch.long))
 
 
-def _cat(state: list[torch.Tensor] | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def cat_state(state: list[torch.Tensor] | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A ``cat`` list state as one 1-D tensor, whether still a list (local) or already a tensor (synced)."""
     if isinstance(state, torch.Tensor):
-        return state.to(dtype)
+        return state.to(dtype).flatten()
     if len(state) == 0:
         return torch.zeros(0, dtype=dtype)
     return dim_zero_cat(state).to(dtype)
@@ -46,8 +47,8 @@ def _cat(state: list[torch.Tensor] | torch.Tensor, dtype: torch.dtype) -> torch.
 
 def read_strings(metric: Metric, name: str) -> list[str]:
     """All strings of column ``name`` in update (then rank) order."""
-    data = bytes(_cat(getattr(metric, f"{name}_bytes"), torch.uint8).tolist())
-    lengths = _cat(getattr(metric, f"{name}_lens"), torch.long).tolist()
+    data = bytes(cat_state(getattr(metric, f"{name}_bytes"), torch.uint8).tolist())
+    lengths = cat_state(getattr(metric, f"{name}_lens"), torch.long).tolist()
     out, pos = [], 0
     for n in lengths:
         out.append(data[pos : pos + n].decode("utf-8", errors="replace"))

@@ -1,1 +1,44 @@
-"""crabplus.model"""
+"""crabplus.model: the AV-LLM (encoders, connectors, placeholder splicing, mask head) and its presets.
+
+Entry points: ``build_avllm(preset, **overrides)`` and ``load_avllm(directory)``; see
+docs/architecture.md ("Model") for the contract.
+"""
+
+from crabplus.model._avllm import AVLLM, AVLLMOutput, causal_lm_loss
+from crabplus.model._config import AVLLMConfig
+from crabplus.model._connectors import MLPConnector, PoolConnector, QFormerConnector
+from crabplus.model._generate import GenerationResult
+from crabplus.model._io import load_avllm
+from crabplus.model._mask_head import MaskHead, dice_loss, mask_loss
+from crabplus.model._presets import PRESETS, build_avllm, preset_names, register_preset
+from crabplus.model._splice import Spliced, splice
+from crabplus.model._tokens import GRAMMAR_TOKENS, MASK_TOKEN, MODALITY_IDS, PLACEHOLDERS, add_av_tokens
+from crabplus.model._trainable import TRAINABLE_MODES, set_trainable
+
+__all__ = [
+    "AVLLM",
+    "AVLLMConfig",
+    "AVLLMOutput",
+    "GRAMMAR_TOKENS",
+    "GenerationResult",
+    "MASK_TOKEN",
+    "MLPConnector",
+    "MODALITY_IDS",
+    "MaskHead",
+    "PLACEHOLDERS",
+    "PRESETS",
+    "PoolConnector",
+    "QFormerConnector",
+    "Spliced",
+    "TRAINABLE_MODES",
+    "add_av_tokens",
+    "build_avllm",
+    "causal_lm_loss",
+    "dice_loss",
+    "load_avllm",
+    "mask_loss",
+    "preset_names",
+    "register_preset",
+    "set_trainable",
+    "splice",
+]

@@ -59,7 +59,11 @@ class _QFormerBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
-        self.norm_self, self.norm_cross, self.norm_ffn = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.norm_self, self.norm_cross, self.norm_ffn = (
+            nn.LayerNorm(dim),
+            nn.LayerNorm(dim),
+            nn.LayerNorm(dim),
+        )
         self.self_attn = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.cross_attn = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.ffn = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
@@ -74,7 +78,9 @@ class _QFormerBlock(nn.Module):
 class QFormerConnector(nn.Module):
     """N learned queries per group, a few cross-attention blocks, then an MLP to the LM width."""
 
-    def __init__(self, enc_dim: int, lm_dim: int, tokens_per_group: int, dim: int, layers: int, heads: int) -> None:
+    def __init__(
+        self, enc_dim: int, lm_dim: int, tokens_per_group: int, dim: int, layers: int, heads: int
+    ) -> None:
         super().__init__()
         self.tokens_per_group = tokens_per_group
         self.queries = nn.Parameter(torch.randn(1, tokens_per_group, dim) * 0.02)  # BLIP-2 init N(0, 0.02)
@@ -109,8 +115,15 @@ class PoolConnector(nn.Module):
 
 
 def build_connector(
-    kind: str, enc_dim: int, lm_dim: int, tokens_per_group: int, *, spatial: bool,
-    qformer_dim: int = 32, qformer_layers: int = 2, qformer_heads: int = 2,
+    kind: str,
+    enc_dim: int,
+    lm_dim: int,
+    tokens_per_group: int,
+    *,
+    spatial: bool,
+    qformer_dim: int = 32,
+    qformer_layers: int = 2,
+    qformer_heads: int = 2,
 ) -> nn.Module:
     """Connector by name ("mlp" or "qformer")."""
     if kind == "mlp":

@@ -53,10 +53,14 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -
     return (1 - dice).mean()
 
 
-def mask_loss(logits: torch.Tensor, target: torch.Tensor, bce_weight: float = 1.0, dice_weight: float = 0.5) -> torch.Tensor:
+def mask_loss(
+    logits: torch.Tensor, target: torch.Tensor, bce_weight: float = 1.0, dice_weight: float = 0.5
+) -> torch.Tensor:
     """BCE-with-logits (mean over pixels and samples) times ``bce_weight`` plus Dice times ``dice_weight``."""
     target = target.to(logits.dtype)
     if target.shape[-2:] != logits.shape[-2:]:
-        raise ValueError(f"mask target {tuple(target.shape)} does not match mask logits {tuple(logits.shape)}")
+        raise ValueError(
+            f"mask target {tuple(target.shape)} does not match mask logits {tuple(logits.shape)}"
+        )
     bce = F.binary_cross_entropy_with_logits(logits, target)
     return bce_weight * bce + dice_weight * dice_loss(logits, target)

@@ -70,7 +70,9 @@ class ModularMedia:
             "image": cfg.tokens_per_frame,
         }
 
-    def position_ids(self, attention_mask: torch.Tensor, modality_ids: torch.Tensor, grids: dict) -> torch.Tensor:
+    def position_ids(
+        self, attention_mask: torch.Tensor, modality_ids: torch.Tensor, grids: dict
+    ) -> torch.Tensor:
         """1-D positions counting real tokens only, so left padding does not shift them. (B, L')"""
         return (attention_mask.long().cumsum(1) - 1).clamp(min=0)
 

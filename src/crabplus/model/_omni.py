@@ -95,7 +95,9 @@ class OmniMedia:
             "image": self.grid_side**2,
         }
 
-    def position_ids(self, attention_mask: torch.Tensor, modality_ids: torch.Tensor, grids: dict) -> torch.Tensor:
+    def position_ids(
+        self, attention_mask: torch.Tensor, modality_ids: torch.Tensor, grids: dict
+    ) -> torch.Tensor:
         """3-D M-RoPE positions (3, B, L') of a spliced sequence (padding gets 1, as in the thinker)."""
         B, L = modality_ids.shape
         pos = torch.ones(3, B, L, dtype=torch.long, device=modality_ids.device)

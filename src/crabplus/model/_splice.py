@@ -48,7 +48,9 @@ def detect_padding_side(attention_mask: torch.Tensor) -> str:
 
 
 def _check_placeholders(
-    input_ids: torch.Tensor, valid: torch.Tensor, features: Mapping[str, torch.Tensor],
+    input_ids: torch.Tensor,
+    valid: torch.Tensor,
+    features: Mapping[str, torch.Tensor],
     placeholder_ids: Mapping[str, int],
 ) -> None:
     """Raise where a placeholder has no features or occurs twice in one sample."""
@@ -56,7 +58,9 @@ def _check_placeholders(
         per_row = ((input_ids == pid) & valid).sum(1)  # (B,)
         if modality not in features and bool(per_row.any()):
             rows = per_row.nonzero().flatten().tolist()
-            raise ValueError(f"samples {rows} have a {modality} placeholder but no '{modality}' tensor was given")
+            raise ValueError(
+                f"samples {rows} have a {modality} placeholder but no '{modality}' tensor was given"
+            )
         if bool((per_row > 1).any()):
             rows = (per_row > 1).nonzero().flatten().tolist()
             raise ValueError(f"samples {rows} have more than one {modality} placeholder (one is supported)")

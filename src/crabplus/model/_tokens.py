@@ -29,8 +29,16 @@ MASK_TOKEN = "<mask>"
 PLACEHOLDER_TOKENS: tuple[str, ...] = (*PLACEHOLDERS.values(), MASK_TOKEN)
 #: Answer grammar of ``data/interface.py``; added as normal (non-special) tokens.
 GRAMMAR_TOKENS: tuple[str, ...] = (
-    "<think>", "</think>", "<answer>", "</answer>", "<span>", "</span>",
-    "<box>", "</box>", "<event>", "</event>",
+    "<think>",
+    "</think>",
+    "<answer>",
+    "</answer>",
+    "<span>",
+    "</span>",
+    "<box>",
+    "</box>",
+    "<event>",
+    "</event>",
 )
 #: Value of ``modality_ids`` per token kind (architecture contract).
 MODALITY_IDS: dict[str, int] = {"text": 0, "video": 1, "audio": 2, "image": 3}

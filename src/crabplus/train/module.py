@@ -17,6 +17,8 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from crabplus.lora import ILoRAConfig, balance_loss, inject
+from crabplus.model import set_trainable
 from crabplus.train.guards import NonFiniteGuard, grads_are_finite
 from crabplus.train.optim import OptimizerConfig, build_optimizer
 from crabplus.train.rng import capture_rng_state, restore_rng_state
@@ -34,14 +36,12 @@ class AVLLMModule(L.LightningModule):
             ``crab-llama2``, ``qwen2.5-omni-7b``.
         model_overrides: keyword overrides for the preset (paths of real checkpoints, sizes, connector).
         adapter: I-LoRA settings (fields of :class:`crabplus.lora.ILoRAConfig`); None trains no adapter.
-        trainable: ``adapters`` (only adapter weights), ``adapters+connectors`` (Crab's unified stage) or
-            ``full``.
+        trainable: ``adapters`` (only adapter weights), ``adapters+connectors`` (Crab's unified stage),
+            ``connectors`` (projector pre-training) or ``full``.
         optimizer: AdamW and warm-up + cosine schedule settings.
         max_new_tokens: generation budget in validation/test (greedy decoding only).
         generate_in_validation: run generation + task metrics at validation (off: loss only).
         max_skipped_steps: non-finite steps tolerated before the run stops.
-        base_seed: seed of the random base weights of tiny presets, so a rebuilt model matches a
-            checkpoint that stores only trainable parts.
         variant: free label of the recipe (e.g. ``lora``, ``ilora``) used by the transfer report.
     """
 
@@ -49,21 +49,21 @@ class AVLLMModule(L.LightningModule):
         self,
         preset: str = "tiny-modular",
         model_overrides: dict[str, Any] | None = None,
-        adapter: dict[str, Any] | None = None,
+        adapter: ILoRAConfig | dict[str, Any] | None = None,
         trainable: str = "adapters+connectors",
         optimizer: OptimizerConfig | None = None,
         max_new_tokens: int = 48,
         generate_in_validation: bool = True,
         max_skipped_steps: int = 10,
-        base_seed: int = 1234,
         variant: str = "",
     ) -> None:
         super().__init__()
         self.optimizer_config = optimizer or OptimizerConfig()
-        self.save_hyperparameters(ignore=["optimizer"])
+        self.save_hyperparameters(ignore=["optimizer", "adapter"])
         self.hparams["optimizer"] = asdict(self.optimizer_config)
-        self.model = self._build_model(preset, model_overrides or {}, adapter, base_seed)
-        self.num_trainable = self._select_trainable(trainable)
+        self.hparams["adapter"] = asdict(adapter) if isinstance(adapter, ILoRAConfig) else adapter
+        self.model = self._build_model(preset, model_overrides or {}, adapter)
+        self.num_trainable = set_trainable(self.model, trainable)
         self.guard = NonFiniteGuard(max_skipped_steps)
         self.metrics = torch.nn.ModuleDict()
         self.task_names: list[str] = []
@@ -71,29 +71,15 @@ class AVLLMModule(L.LightningModule):
 
     # ----- construction -------------------------------------------------------------------------------
     @staticmethod
-    def _build_model(preset: str, overrides: dict[str, Any], adapter: dict[str, Any] | None, seed: int):
+    def _build_model(preset: str, overrides: dict[str, Any], adapter: ILoRAConfig | dict[str, Any] | None):
+        """The preset's base weights are deterministic (its own seed), so a model rebuilt from the same
+        config matches a checkpoint holding trainable parts only; adapters draw from the run's seed."""
         from crabplus.model import build_avllm
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = build_avllm(preset, **overrides)
-            if adapter:
-                from crabplus.lora import ILoRAConfig, inject
-
-                inject(model, ILoRAConfig(**adapter))
+        model = build_avllm(preset, **overrides)
+        if adapter is not None:
+            inject(model, adapter if isinstance(adapter, ILoRAConfig) else ILoRAConfig(**adapter))
         return model
-
-    def _select_trainable(self, mode: str) -> int:
-        groups = {"adapters", "adapters+connectors", "full"}
-        if mode not in groups:
-            raise ValueError(f"model.trainable: expected one of {sorted(groups)}, got {mode!r}")
-        for name, param in self.model.named_parameters():
-            is_adapter = "lora_" in name
-            is_connector = name.startswith(("vision_connector.", "audio_connector.", "mask_head."))
-            param.requires_grad = (
-                mode == "full" or is_adapter or (mode == "adapters+connectors" and is_connector)
-            )
-        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -124,8 +110,6 @@ class AVLLMModule(L.LightningModule):
         return self.forward(batch).loss + self._aux_loss()
 
     def _aux_loss(self) -> torch.Tensor | float:
-        from crabplus.lora import balance_loss
-
         extra = balance_loss(self.model)
         return 0.0 if extra is None else extra
 

@@ -1,1 +1,58 @@
-"""crabplus.transfer"""
+"""crabplus.transfer: results store, recipe fingerprints, single-task baselines, Δm and transfer reports.
+
+The numbers (relative change, Δm, positive share, worst drop) are defined in :mod:`crabplus.transfer._compare`;
+the store schema in :mod:`crabplus.transfer._store`; sample budgets in :mod:`crabplus.transfer._recipe`.
+The CLI (``crabplus transfer baselines|report|pairs``) is :func:`crabplus.transfer.cli.main`.
+"""
+
+from crabplus.transfer._collect import baselines_for, group_runs, recipe_of, select_runs, summarize_runs
+from crabplus.transfer._compare import (
+    MeanStd,
+    TransferReport,
+    TransferSummary,
+    compare,
+    compare_seeds,
+    mean_values,
+    summarize,
+)
+from crabplus.transfer._derive import derive_pairs, derive_single_tasks, derive_subset_config
+from crabplus.transfer._pairs import PairMatrix, pair_matrix
+from crabplus.transfer._plots import plot_comparison, plot_matrix, plot_transfer_bars
+from crabplus.transfer._recipe import Recipe, fingerprint, recipe_fingerprint
+from crabplus.transfer._report import comparison_markdown, report_markdown, write_comparison, write_report
+from crabplus.transfer._store import DEFAULT_STORE, SCHEMA_VERSION, ResultRow, ResultsStore, RunInfo
+
+__all__ = [
+    "DEFAULT_STORE",
+    "SCHEMA_VERSION",
+    "MeanStd",
+    "PairMatrix",
+    "Recipe",
+    "ResultRow",
+    "ResultsStore",
+    "RunInfo",
+    "TransferReport",
+    "TransferSummary",
+    "baselines_for",
+    "compare",
+    "compare_seeds",
+    "comparison_markdown",
+    "derive_pairs",
+    "derive_single_tasks",
+    "derive_subset_config",
+    "fingerprint",
+    "group_runs",
+    "mean_values",
+    "pair_matrix",
+    "plot_comparison",
+    "plot_matrix",
+    "plot_transfer_bars",
+    "recipe_fingerprint",
+    "recipe_of",
+    "report_markdown",
+    "select_runs",
+    "summarize",
+    "summarize_runs",
+    "write_comparison",
+    "write_report",
+]

@@ -18,6 +18,7 @@ fingerprint of a derived YAML equals the fingerprint predicted from the multitas
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -131,6 +132,10 @@ class Recipe:
         samples = {t: round(steps * self.per_step * w) for t, w in weights.items()}
         return Recipe(self.preset, self.adapter, self.optimizer, self.scheduler, samples, weights,
                       self.per_step, self.data_version)
+
+    def replace(self, **fields: Any) -> Recipe:
+        """A copy with ``fields`` changed, e.g. ``recipe.replace(adapter=plain_lora)`` for baselines."""
+        return dataclasses.replace(self, **fields)
 
     def single_task(self, task: str) -> Recipe:
         return self.subset([task])

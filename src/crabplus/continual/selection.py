@@ -1,0 +1,123 @@
+"""Probabilistic patch selection (STELLA, research note §1.2 step 6).
+
+Video (spatio-temporal patches):
+    m_j ~ Bernoulli(p_j);  Ĩ_j = I_j · (1 − m_j);  keep the first K of an ordering drawn without
+    replacement with probability ∝ Ĩ.
+The ordering is drawn as Gumbel-top-k: key_j = log Ĩ_j + g_j with g_j ~ Gumbel(0, 1) (equivalently
+Ĩ_j / E_j with E_j ~ Exp(1)), which is exactly sequential sampling without replacement ∝ Ĩ. Pruned
+patches (Ĩ = 0) get key −inf and sort last; they are kept only if fewer than K patches are unpruned
+(impossible for ρ ≥ 0.5, since only the K candidates can be pruned).
+
+Audio (temporal localization, whole-frequency contiguous time segments):
+    1. time profile: sum I over the n_freq bins -> n_time steps; chunk scores u_c = mean over W steps;
+    2. chunk order without replacement ∝ u (Gumbel-top-k);
+    3. walk the chunks in that order adding their unpruned tokens while the total stays ≤ K;
+    4. the boundary chunk contributes its remaining K − total unpruned tokens, taken from the side
+       facing the nearest chunk already chosen (left side when none), so kept runs stay contiguous;
+    5. later chunks are dropped.
+Vectorized over the batch (the reference code loops per sample in Python).
+
+First step (empty buffer): deterministic top-K of I for both modalities (`select_topk`).
+All functions return sorted patch indices (B, K) and draw only from the given `torch.Generator`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["gumbel_keys", "select_topk", "select_video", "select_audio_chunks"]
+
+
+def gumbel_keys(weights: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Perturbed log-weights whose descending order is a draw without replacement ∝ `weights` (…, n)."""
+    u = torch.rand(weights.shape, generator=generator, device=weights.device).clamp(1e-12, 1 - 1e-7)
+    return weights.log() - (-u.log()).log()  # log w + Gumbel(0,1); w = 0 -> −inf
+
+
+def select_topk(importance: torch.Tensor, k: int) -> torch.Tensor:
+    """Deterministic top-k patch indices (B, k), sorted; used while the buffer is empty."""
+    return importance.topk(k, dim=-1).indices.sort(dim=-1).values
+
+
+def _prune(
+    importance: torch.Tensor, prune_prob: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Bernoulli prune mask m (B, L), True = pruned, m_j ~ Bernoulli(p_j)."""
+    return torch.rand(importance.shape, generator=generator, device=importance.device) < prune_prob
+
+
+def select_video(
+    importance: torch.Tensor, prune_prob: torch.Tensor, k: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Kept video patch indices (B, k): Bernoulli pruning by p, then Gumbel-top-k ∝ Ĩ.
+
+    Args:
+        importance: I^v (B, L_V), positive.
+        prune_prob: p^v (B, L_V) in [0, 1] (0 outside the candidates).
+        k: K_v.
+        generator: source of all randomness.
+    """
+    pruned = _prune(importance, prune_prob, generator)  # (B, L_V)
+    kept_weight = importance * (~pruned)  # Ĩ (B, L_V)
+    keys = gumbel_keys(kept_weight, generator)  # (B, L_V)
+    return keys.topk(k, dim=-1).indices.sort(dim=-1).values
+
+
+def _boundary_side_left(full: torch.Tensor, boundary: torch.Tensor) -> torch.Tensor:
+    """Whether the boundary chunk keeps its left (earliest) tokens: nearest fully chosen chunk is left.
+
+    full: (B, C) chunks taken whole; boundary: (B, C) one-hot (or all False). Returns (B,) bool.
+    """
+    c = full.shape[1]
+    pos = torch.arange(c, device=full.device).expand_as(full)  # (B, C)
+    b_pos = (pos * boundary).sum(1, keepdim=True)  # (B, 1)
+    big = c + 1
+    left_dist = torch.where(full & (pos < b_pos), b_pos - pos, big).min(1).values  # (B,)
+    right_dist = torch.where(full & (pos > b_pos), pos - b_pos, big).min(1).values  # (B,)
+    return (left_dist <= right_dist) | (left_dist == big) & (right_dist == big)
+
+
+def select_audio_chunks(
+    importance: torch.Tensor,
+    prune_prob: torch.Tensor,
+    k: int,
+    chunk_width: int,
+    n_freq: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Kept audio patch indices (B, k) as contiguous whole-frequency time segments.
+
+    Args:
+        importance: I^a (B, L_A), time-major (index t·n_freq + f).
+        prune_prob: p^a (B, L_A).
+        k: K_a.
+        chunk_width: W time steps per chunk; n_time must be divisible by W.
+        n_freq: frequency patches per time step.
+        generator: source of all randomness.
+    """
+    b, length = importance.shape
+    n_time = length // n_freq
+    if n_time % chunk_width:
+        raise ValueError(f"audio_chunk_width={chunk_width} does not divide {n_time} audio time patches")
+    n_chunks, per_chunk = n_time // chunk_width, chunk_width * n_freq
+    pruned = _prune(importance, prune_prob, generator)  # (B, L_A)
+    scores = importance.reshape(b, n_chunks, per_chunk).sum(-1) / chunk_width  # u_c (B, C)
+    order = gumbel_keys(scores, generator).argsort(dim=-1, descending=True)  # (B, C)
+    unpruned = (~pruned).reshape(b, n_chunks, per_chunk)  # (B, C, W·n_freq)
+    counts = torch.gather(unpruned.sum(-1), 1, order)  # (B, C), in walk order
+    before = counts.cumsum(1) - counts  # tokens taken before each chunk in the walk
+    full_o = before + counts <= k  # (B, C) walk order: taken whole
+    boundary_o = (~full_o) & (before < k)  # the first chunk that would overflow
+    remaining_o = (k - before).clamp_min(0) * boundary_o  # tokens it contributes
+    inv = order.argsort(dim=1)  # walk order -> chunk position
+    full = torch.gather(full_o, 1, inv)  # (B, C) in time order
+    boundary = torch.gather(boundary_o, 1, inv)
+    remaining = torch.gather(remaining_o, 1, inv)
+    rank_left = unpruned.cumsum(-1) - 1  # (B, C, W·n_freq)
+    rank_right = unpruned.flip(-1).cumsum(-1).flip(-1) - 1
+    left = _boundary_side_left(full, boundary)[:, None, None]  # (B, 1, 1)
+    rank = torch.where(left, rank_left, rank_right)
+    take = unpruned & (full[..., None] | (boundary[..., None] & (rank < remaining[..., None])))
+    take = take.reshape(b, length).float()  # (B, L_A)
+    fill = importance / importance.sum(-1, keepdim=True).clamp_min(1e-12) * 1e-3  # ties, if < K taken
+    return (take + fill).topk(k, dim=-1).indices.sort(dim=-1).values

@@ -1,0 +1,54 @@
+"""Converters from public datasets' own annotation layouts (and AV-UIE json) into crabplus shards.
+
+``crabplus data convert <dataset> --src DIR --out DIR [--split S]`` runs :func:`main`. Each dataset is one
+module that registers a reading function with :func:`register`; the module docstring states the
+official file layout it reads, with field names. Reading functions yield :class:`Sample` objects
+(media as paths); :func:`convert` checks the media, reads them and writes shards through
+:class:`crabplus.data.shards.ShardWriter` to ``<out>/<task>/<split>/``.
+
+Registered datasets -> tasks: ave -> ave, avvp -> avvp, music_avqa -> music_avqa, s4 / ms3 / avss ->
+s4 / ms3 / avss, arig -> arig (boxes of S4 masks), ref_avs -> ref_avs, valor32k -> avcap, unav100 ->
+unav100, kinetics_sounds -> ks, ucf101 -> ucf101, cremad -> cremad, meld -> meld, avuie -> ks, ucf101,
+meld, cremad, music_avqa, avqa, ave, avcap.
+"""
+
+from __future__ import annotations
+
+# Importing the dataset modules registers them (one module per dataset).
+from crabplus.data.converters import (  # noqa: F401
+    arig,
+    ave,
+    avss,
+    avuie,
+    avvp,
+    cremad,
+    kinetics_sounds,
+    meld,
+    ms3,
+    music_avqa,
+    ref_avs,
+    s4,
+    ucf101,
+    unav100,
+    valor32k,
+)
+from crabplus.data.converters._cli import build_parser, main
+from crabplus.data.converters._errors import AnnotationError
+from crabplus.data.converters._registry import Converter, get, names, register
+from crabplus.data.converters._run import ConvertReport, convert
+from crabplus.data.converters._sample import MEDIA_ROLES, Sample, sanitize_key
+
+__all__ = [
+    "main",
+    "build_parser",
+    "convert",
+    "ConvertReport",
+    "AnnotationError",
+    "Converter",
+    "register",
+    "get",
+    "names",
+    "Sample",
+    "MEDIA_ROLES",
+    "sanitize_key",
+]

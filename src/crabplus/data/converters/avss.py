@@ -1,0 +1,68 @@
+"""AVSBench-semantic AVSS (Zhou et al. 2023) -> task ``avss``.
+
+Official layout under ``--src`` (``AVSBench_semantic/``)::
+
+    metadata.csv               columns vid, uid, s_min, s_sec, a_obj, split, label
+                               (``label`` = subset folder: v1s, v1m or v2)
+    <label>/<uid>/frames/<i>.jpg        i = 0..4 (v1s, v1m) or 0..9 (v2)
+    <label>/<uid>/labels_rgb/<i>.png    colour-palette semantic masks (AVSBench palette, 71 classes);
+                                        v1s train has only i = 0
+    <label>/<uid>/audio.wav
+
+One sample per annotated frame, files stored as they are: ``jpg`` = the frame, ``mask.png`` = the
+``labels_rgb`` palette mask (``meta["mask_format"] = "avsbench_rgb_palette"``; the class of a
+pixel is its palette colour), ``wav`` = the clip's audio. Target ``{"label": a_obj}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from crabplus.data.converters._avsbench import AVSBENCH_SPLITS
+from crabplus.data.converters._errors import AnnotationError
+from crabplus.data.converters._media import find_media
+from crabplus.data.converters._readers import check_split, iter_csv
+from crabplus.data.converters._registry import register
+from crabplus.data.converters._sample import Sample
+
+__all__ = ["read_avss"]
+
+_FRAMES = {"v1s": 5, "v1m": 5, "v2": 10}
+
+
+@register("avss", tasks=("avss",), splits=AVSBENCH_SPLITS)
+def read_avss(src: Path, split: str) -> Iterator[Sample]:
+    """AVSBench-semantic: metadata.csv (vid, uid, a_obj, split, label) + <label>/<uid>/{frames,labels_rgb}."""
+    check_split(split, AVSBENCH_SPLITS, "avss")
+    path = src / "metadata.csv"
+    for where, row in iter_csv(path, ("vid", "uid", "a_obj", "split", "label")):
+        if row["split"] != split:
+            continue
+        subset, uid = row["label"], row["uid"]
+        if subset not in _FRAMES:
+            raise AnnotationError(
+                path, where, f"field 'label' must be one of {sorted(_FRAMES)}, got {subset!r}"
+            )
+        base = src / subset / uid
+        audio = find_media([base / "audio.wav"])
+        indices = [i for i in range(_FRAMES[subset]) if (base / "labels_rgb" / f"{i}.png").is_file()]
+        if not indices:
+            raise AnnotationError(path, where, f"no masks in {base / 'labels_rgb'}")
+        for i in indices:
+            frame = find_media([base / "frames" / f"{i}.jpg", base / "frames" / f"{i}.png"])
+            yield Sample(
+                origin=(path, where),
+                task="avss",
+                key=f"{uid}_{i}",
+                meta={
+                    "video_id": row["vid"],
+                    "uid": uid,
+                    "subset": subset,
+                    "frame": i,
+                    "num_frames": _FRAMES[subset],
+                    "mask_format": "avsbench_rgb_palette",
+                },
+                target={"label": row["a_obj"]},
+                media={"image": frame, "mask": base / "labels_rgb" / f"{i}.png", "audio": audio},
+            )

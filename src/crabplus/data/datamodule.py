@@ -1,0 +1,188 @@
+"""``MultiTaskDataModule``: the weighted, resumable, modality-homogeneous multi-task data pipeline.
+
+Training yields mixed batches (see ``mixture.py`` for the sampling, ``loaders.py`` for the order
+guarantee); validation and test yield one loader per task in ``val_task_names`` order, never mixed.
+The mixture state (next batch index, stream positions per worker residue, skip counts) is saved in
+Lightning checkpoints via ``state_dict`` / ``load_state_dict`` and recorded from each consumed batch in
+``on_before_batch_transfer`` (Lightning calls it when a batch is actually used, not when prefetched).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import asdict
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from crabplus.data.loaders import EvalTaskDataset, SkipPolicy, TaskSource, TrainMixtureDataset
+from crabplus.data.mixture import Mixture, mixture_weights
+from crabplus.data.sample import MediaSpec, modalities_of
+from crabplus.data.shards import read_index, shard_paths
+
+__all__ = ["MultiTaskDataModule", "TaskEntry"]
+
+TaskEntry = dict  # {"name": str, "weight": float | None, "root": str | None, "eval": bool}
+
+
+def _default_lookup(name: str):
+    return importlib.import_module("crabplus.tasks").get(name)
+
+
+class MultiTaskDataModule(L.LightningDataModule):
+    """Multi-task data from shard folders.
+
+    Args:
+        root: dataset root holding ``<task>/<split>/`` folders.
+        tasks: ``[{"name": ..., "weight": ..., "root": ..., "eval": true}]`` (or plain names); train order
+            = task_id. ``root`` overrides the dataset root per task; ``eval: false`` keeps a task out of
+            validation/test.
+        batch_size: samples per batch on each rank.
+        num_workers: DataLoader workers (exact resume needs the same value).
+        seed: mixture and shuffling seed.
+        temperature: if set, weights ∝ num_samples ** (1 / temperature) instead of ``weight``.
+        shuffle_buffer: raw samples held per task stream for shuffling.
+        media: what to decode (the model preset dictates it).
+        num_batches: batches per training epoch (None = infinite; bound the run with ``max_steps``).
+        max_skip_share: share of unusable samples a stream tolerates before the run stops.
+        skip_min_samples: samples a stream must have seen before that share is judged.
+        train_split, val_split, test_split: split folder names.
+        task_lookup: ``name -> Task`` (default ``crabplus.tasks.get``).
+    """
+
+    def __init__(self, root: str, tasks: list, batch_size: int = 8, num_workers: int = 2, seed: int = 0,
+                 temperature: float | None = None, shuffle_buffer: int = 64, media: MediaSpec | None = None,
+                 num_batches: int | None = None, max_skip_share: float = 0.1, skip_min_samples: int = 20,
+                 train_split: str = "train", val_split: str = "val", test_split: str = "test",
+                 task_lookup: Callable | None = None):
+        super().__init__()
+        self.root, self.batch_size, self.num_workers, self.seed = root, batch_size, num_workers, seed
+        self.entries = [{"name": t} if isinstance(t, str) else dict(t) for t in tasks]
+        self.temperature, self.shuffle_buffer, self.media = temperature, shuffle_buffer, media or MediaSpec()
+        self.num_batches, self.splits = num_batches, {"train": train_split, "val": val_split, "test": test_split}
+        self.skip = SkipPolicy(max_skip_share, skip_min_samples)
+        self.task_lookup = task_lookup or _default_lookup
+        self.task_names: list[str] = [e["name"] for e in self.entries]
+        if len(set(self.task_names)) != len(self.task_names):
+            raise ValueError(f"data.tasks lists a task twice: {self.task_names}")
+        self.val_task_names = [e["name"] for e in self.entries if e.get("eval", True)]
+        self._next_batch, self._positions, self._skipped = 0, {}, {}
+        self._train: TrainMixtureDataset | None = None
+        self.mixture: Mixture | None = None
+
+    # --- sources and mixture --------------------------------------------------------------------
+    def _root(self, entry: dict) -> str:
+        return entry.get("root") or self.root
+
+    def _source(self, entry: dict, split: str) -> tuple[TaskSource, int]:
+        self._check_task(entry["name"])
+        index = read_index(self._root(entry), entry["name"], split)
+        mods = modalities_of(index.get("media", []), self.media)
+        paths = tuple(shard_paths(self._root(entry), entry["name"], split))
+        return TaskSource(entry["name"], paths, mods), int(index["num_samples"])
+
+    def _check_task(self, name: str) -> None:
+        try:
+            self.task_lookup(name)
+        except KeyError as err:
+            raise KeyError(f"data.tasks: unknown task {name!r} ({err})") from err
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the index files and fix the mixture (cheap; no shard is opened)."""
+        if self.mixture is not None:
+            return
+        found = [self._source(e, self.splits["train"]) for e in self.entries]
+        self._train_sources = [s for s, _ in found]
+        sizes = {s.name: n for s, n in found}
+        weights = mixture_weights(sizes, {e["name"]: e.get("weight") for e in self.entries}, self.temperature)
+        self.mixture = Mixture.build({s.name: s.modalities for s in self._train_sources}, weights, self.seed)
+
+    @property
+    def task_weights(self) -> dict[str, float]:
+        self.setup()
+        return dict(zip(self.mixture.tasks, self.mixture.weights))
+
+    def _dist(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    # --- loaders -------------------------------------------------------------------------------------
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        rank, world = self._dist()
+        self._check_resume(world)
+        ds = TrainMixtureDataset(self._train_sources, self.mixture, self.media, self.batch_size, self.task_lookup,
+                                 rank, world, self.seed, self.shuffle_buffer, self.skip, self.num_batches)
+        ds.start, ds.positions = self._next_batch, {int(c): dict(p) for c, p in self._positions.items()}
+        self._train, self._world = ds, world
+        return self._loader(ds)
+
+    def _loader(self, ds) -> DataLoader:
+        kwargs = {"prefetch_factor": 2} if self.num_workers > 0 else {}
+        return DataLoader(ds, batch_size=None, num_workers=self.num_workers, persistent_workers=False, **kwargs)
+
+    def _eval_loaders(self, split: str) -> list[DataLoader]:
+        rank, world = self._dist()
+        loaders = []
+        for entry in self.entries:
+            if entry.get("eval", True):
+                source, _ = self._source(entry, split)
+                ds = EvalTaskDataset(source, self.task_names.index(entry["name"]), self.media, self.batch_size,
+                                     self.task_lookup, rank, world, self.skip)
+                loaders.append(self._loader(ds))
+        return loaders
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders(self.splits["val"])
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders(self.splits["test"])
+
+    # --- bookkeeping of consumed batches --------------------------------------------------------
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        self.observe(batch)
+        return batch
+
+    def observe(self, batch: dict) -> None:
+        """Record a consumed batch: skip counts, and for training batches the resume point."""
+        for task, n in batch.get("skipped", {}).items():
+            self._skipped[task] = self._skipped.get(task, 0) + int(n)
+        if "batch_index" in batch:
+            self._next_batch = int(batch["batch_index"]) + 1
+            state = batch["stream_state"]
+            self._positions[int(state["residue"])] = dict(state["positions"])
+            if self._train is not None:  # the next ``iter`` (next epoch) starts here
+                self._train.start = self._next_batch
+                self._train.positions = {c: dict(p) for c, p in self._positions.items()}
+
+    def skip_counts(self) -> dict[str, int]:
+        """Samples skipped per task so far (all workers, train and eval), for logging."""
+        return {t: self._skipped.get(t, 0) for t in self.task_names}
+
+    def state_dict(self) -> dict:
+        return {
+            "next_batch": self._next_batch,
+            "positions": {str(c): dict(p) for c, p in self._positions.items()},
+            "skipped": dict(self._skipped),
+            "num_workers": self.num_workers,
+            "world_size": self._dist()[1],
+            "seed": self.seed,
+            "tasks": list(self.task_names),
+            "media": asdict(self.media),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if list(state["tasks"]) != self.task_names or state["seed"] != self.seed:
+            raise ValueError(f"data state is for tasks {state['tasks']} seed {state['seed']}, "
+                             f"this DataModule has {self.task_names} seed {self.seed}")
+        self._next_batch = int(state["next_batch"])
+        self._positions = {int(c): dict(p) for c, p in state["positions"].items()}
+        self._skipped = dict(state["skipped"])
+        self._resume_from = (int(state["num_workers"]), int(state["world_size"]))
+
+    def _check_resume(self, world: int) -> None:
+        saved = getattr(self, "_resume_from", None)
+        if saved is not None and saved != (self.num_workers, world) and self._positions:
+            raise ValueError(f"exact data resume needs the saved data.num_workers={saved[0]} and world size "
+                             f"{saved[1]}; got num_workers={self.num_workers}, world size {world}")

@@ -1,0 +1,184 @@
+"""Decoding shard media to tensors (runs inside DataLoader workers; decoders are created per call).
+
+Public, stable API (outside checks call it):
+- ``load_video(src, num_frames, size)`` -> ``(num_frames, 3, size, size)`` uint8 (``as_float`` for [0, 1]);
+- ``load_audio(src, sample_rate)`` -> ``(N,)`` mono float32 in [-1, 1] at ``sample_rate``;
+- ``load_image(src, size)`` -> ``(3, size, size)`` uint8;
+- ``load_mask(src, size)`` -> ``(H, W)`` bool, or class indices with ``palette``;
+- ``log_mel(waveform, sample_rate, n_mels)`` -> ``(n_mels, F)``.
+``src`` is a path or the file's bytes. decord2 is the main decoder, PyAV the fallback (research/
+ecosystem.md §2). Failures raise ``DecodeError`` naming what was missing, so callers can skip a sample.
+
+Decisions: frame ``k`` of ``T`` is the one shown at the centre of the k-th of T equal parts of the clip,
+``floor((k + 0.5) * n / T)``; clips shorter than T frames repeat frames. Multi-channel audio is the
+*mean* of its channels (decord's own downmix scales by 1/sqrt(2), which would make a duplicated mono
+track louder than the original).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from functools import lru_cache
+
+import numpy as np
+import torch
+from PIL import Image
+
+__all__ = ["DecodeError", "load_video", "load_audio", "load_image", "load_mask", "log_mel", "frame_indices"]
+
+Source = str | os.PathLike | bytes
+
+
+class DecodeError(RuntimeError):
+    """A media file could not be decoded (empty, truncated, missing stream, unknown format)."""
+
+
+def _open(src: Source):
+    if isinstance(src, bytes | bytearray | memoryview):
+        if len(src) == 0:
+            raise DecodeError("empty file (0 bytes)")
+        return io.BytesIO(bytes(src))
+    if not os.path.isfile(src) or os.path.getsize(src) == 0:
+        raise DecodeError(f"{src}: missing or empty file")
+    return str(src)
+
+
+def frame_indices(num_available: int, num_frames: int) -> np.ndarray:
+    """Uniform sampling: index of the frame at the centre of each of ``num_frames`` equal parts."""
+    if num_available < 1:
+        raise DecodeError("video has no frames")
+    k = np.arange(num_frames)
+    return np.minimum(((k + 0.5) * num_available / num_frames).astype(np.int64), num_available - 1)
+
+
+def load_video(src: Source, num_frames: int, size: int, as_float: bool = False) -> torch.Tensor:
+    """``num_frames`` frames sampled uniformly over the clip, resized to ``size``: ``(T, 3, S, S)``."""
+    try:
+        frames = _video_decord(src, num_frames, size)
+    except DecodeError:
+        raise
+    except Exception:  # decord failed on a readable file: try PyAV
+        frames = _video_pyav(src, num_frames, size)
+    video = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()  # (T, 3, S, S)
+    return video.float().div_(255.0) if as_float else video
+
+
+def _video_decord(src: Source, num_frames: int, size: int) -> np.ndarray:
+    import decord
+
+    reader = decord.VideoReader(_open(src), ctx=decord.cpu(0), width=size, height=size, num_threads=1)
+    return reader.get_batch(frame_indices(len(reader), num_frames).tolist()).asnumpy()  # (T, S, S, 3)
+
+
+def _video_pyav(src: Source, num_frames: int, size: int) -> np.ndarray:
+    import av
+
+    try:
+        with av.open(_open(src)) as container:
+            if not container.streams.video:
+                raise DecodeError("no video stream")
+            frames = [f for f in container.decode(video=0)]
+            picked = [frames[i] for i in frame_indices(len(frames), num_frames)]
+            return np.stack([f.to_ndarray(format="rgb24", width=size, height=size) for f in picked])
+    except av.error.FFmpegError as err:
+        raise DecodeError(f"video undecodable: {err}") from err
+
+
+def load_audio(src: Source, sample_rate: int = 16000) -> torch.Tensor:
+    """Mono waveform ``(N,)`` float32 in [-1, 1] at ``sample_rate`` from mp4 (AAC), mp3, wav, flac, ..."""
+    try:
+        wav = _audio_decord(src, sample_rate)
+    except DecodeError:
+        raise
+    except Exception as err:
+        if "audio stream" in str(err):
+            raise DecodeError("no audio stream") from err
+        wav = _audio_pyav(src, sample_rate)
+    if wav.size == 0:
+        raise DecodeError("audio stream is empty")
+    return torch.from_numpy(np.clip(wav, -1.0, 1.0).astype(np.float32))
+
+
+def _audio_decord(src: Source, sample_rate: int) -> np.ndarray:
+    import decord
+
+    reader = decord.AudioReader(_open(src), ctx=decord.cpu(0), sample_rate=sample_rate, mono=False)
+    return reader[:].asnumpy().mean(axis=0)  # (C, N) -> (N,)
+
+
+def _audio_pyav(src: Source, sample_rate: int) -> np.ndarray:
+    import av
+
+    try:
+        with av.open(_open(src)) as container:
+            if not container.streams.audio:
+                raise DecodeError("no audio stream")
+            resampler = av.AudioResampler(format="fltp", rate=sample_rate)
+            chunks = [f.to_ndarray() for fr in container.decode(audio=0) for f in resampler.resample(fr)]
+            chunks += [f.to_ndarray() for f in resampler.resample(None)]
+    except av.error.FFmpegError as err:
+        raise DecodeError(f"audio undecodable: {err}") from err
+    if not chunks:
+        raise DecodeError("audio stream is empty")
+    return np.concatenate(chunks, axis=1).mean(axis=0)  # (C, N) -> (N,)
+
+
+def _pil(src: Source) -> Image.Image:
+    try:
+        img = Image.open(_open(src))
+        img.load()
+        return img
+    except (OSError, ValueError) as err:
+        raise DecodeError(f"image undecodable: {err}") from err
+
+
+def load_image(src: Source, size: int) -> torch.Tensor:
+    """RGB image resized (bilinear) to ``(3, size, size)`` uint8."""
+    img = _pil(src).convert("RGB").resize((size, size), Image.BILINEAR)
+    return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).contiguous()  # (3, S, S)
+
+
+def load_mask(
+    src: Source, size: int | None = None, palette: list[tuple[int, int, int]] | None = None
+) -> torch.Tensor:
+    """Binary mask ``(H, W)`` bool (any non-zero pixel is foreground), or with ``palette`` the index of
+    each pixel's colour in the palette ``(H, W)`` long (colours not in the palette map to 0).
+    Resizing is nearest-neighbour, so labels never blend.
+    """
+    img = _pil(src)
+    if size is not None:
+        img = img.resize((size, size), Image.NEAREST)
+    arr = np.asarray(img)
+    if palette is None:
+        fg = arr != 0 if arr.ndim == 2 else np.any(arr[..., :3] != 0, axis=-1)
+        return torch.from_numpy(fg.copy())
+    rgb = np.asarray(img.convert("RGB")).astype(np.int64)
+    codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]  # (H, W)
+    out = np.zeros(codes.shape, dtype=np.int64)
+    for idx, (r, g, b) in enumerate(palette):
+        out[codes == ((r << 16) | (g << 8) | b)] = idx
+    return torch.from_numpy(out)
+
+
+@lru_cache(maxsize=16)
+def _mel_filters(n_fft: int, n_mels: int, sample_rate: int) -> torch.Tensor:
+    from transformers.audio_utils import mel_filter_bank
+
+    fb = mel_filter_bank(
+        num_frequency_bins=n_fft // 2 + 1, num_mel_filters=n_mels, min_frequency=0.0,
+        max_frequency=sample_rate / 2, sampling_rate=sample_rate, norm="slaney", mel_scale="slaney",
+    )
+    return torch.from_numpy(fb.T.astype(np.float32))  # (n_mels, n_fft // 2 + 1)
+
+
+def log_mel(waveform: torch.Tensor, sample_rate: int, n_mels: int, hop: int = 160, n_fft: int = 400) -> torch.Tensor:
+    """log10 mel power spectrogram ``(n_mels, F)``, ``F = 1 + N // hop`` (centred frames, Hann window).
+
+    ``mel = M @ |STFT(x)|^2`` with Slaney mel filters ``M``; values floored at 1e-10 before the log.
+    """
+    x = waveform.float()
+    spec = torch.stft(x, n_fft, hop_length=hop, window=torch.hann_window(n_fft), center=True, return_complex=True)
+    power = spec.abs() ** 2  # (n_fft // 2 + 1, F)
+    mel = _mel_filters(n_fft, n_mels, sample_rate) @ power  # (n_mels, F)
+    return torch.log10(mel.clamp_min(1e-10))

@@ -1,0 +1,184 @@
+"""Iterable datasets that yield whole, collated batches: the training mixture and per-task eval streams.
+
+Training: worker ``w`` of ``nw`` builds global batches ``b = start + w + k * nw``. torch's DataLoader
+returns the results of its workers round-robin, so the loader yields ``start, start + 1, ...`` in order
+whatever ``nw`` is. The task streams of a worker are keyed by the residue ``c = b % nw`` (not by the
+worker id), so a resumed run with a different ``start`` gives the same streams the same batches.
+Each batch carries ``batch_index``, ``stream_state`` (stream positions after it) and ``skipped``
+(samples skipped while building it) so the main process can checkpoint and count (DataModule hooks).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from crabplus.data.mixture import Mixture
+from crabplus.data.sample import BadSample, MediaSpec, decode_sample
+from crabplus.data.stream import TaskStream, slot_samples
+
+__all__ = ["TaskSource", "SkipPolicy", "SkipLimitError", "TrainMixtureDataset", "EvalTaskDataset", "collate"]
+
+MEDIA_KEYS = ("video", "audio", "waveform", "image", "mask")
+
+
+@dataclass(frozen=True)
+class TaskSource:
+    """One task's shards and the batch media keys its samples produce."""
+
+    name: str
+    shards: tuple
+    modalities: tuple[str, ...]
+
+
+class SkipLimitError(RuntimeError):
+    """Too many samples of one stream could not be used: the data is broken, stop the run."""
+
+
+@dataclass
+class SkipPolicy:
+    """Skip bookkeeping of one worker; raises once a stream's skip share exceeds ``max_share``.
+
+    Attributes:
+        max_share: largest tolerated share of skipped samples per stream.
+        min_samples: samples a stream must have seen before the share is judged.
+    """
+
+    max_share: float = 0.1
+    min_samples: int = 20
+    seen: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
+
+    def ok(self, task: str) -> None:
+        self.seen[task] = self.seen.get(task, 0) + 1
+
+    def skip(self, task: str, raw: dict, reason: str, delta: dict) -> None:
+        self.seen[task] = self.seen.get(task, 0) + 1
+        self.skipped[task] = self.skipped.get(task, 0) + 1
+        delta[task] = delta.get(task, 0) + 1
+        where = f"shard {raw.get('__shard__')} key {raw.get('__key__')!r}"
+        warnings.warn(f"skipping sample of task {task!r} ({where}): {reason}", stacklevel=2)
+        n, k = self.seen[task], self.skipped[task]
+        if n >= self.min_samples and k / n > self.max_share:
+            raise SkipLimitError(
+                f"task {task!r}: {k} of {n} samples skipped ({k / n:.0%} > data.max_skip_share="
+                f"{self.max_share:.0%}); last: {where}: {reason}"
+            )
+
+
+def collate(samples: list[dict]) -> dict:
+    """Stack media (all samples share the same media keys) and list everything else."""
+    keys = [k for k in MEDIA_KEYS if k in samples[0]]
+    for s in samples:
+        if [k for k in MEDIA_KEYS if k in s] != keys:
+            raise ValueError(f"batch is not modality-homogeneous: {s['key']} has {[k for k in MEDIA_KEYS if k in s]}, expected {keys}")
+    batch = {name: [s[name] for s in samples] for name in ("task", "key", "prompt", "answer", "target", "meta")}
+    batch["task_id"] = torch.tensor([s["task_id"] for s in samples], dtype=torch.long)  # (B,)
+    for k in keys:
+        batch[k] = torch.stack([s[k] for s in samples])  # (B, ...)
+    return batch
+
+
+def _worker() -> tuple[int, int]:
+    info = get_worker_info()
+    return (0, 1) if info is None else (info.id, info.num_workers)
+
+
+class TrainMixtureDataset(IterableDataset):
+    """Infinite stream (or epochs of ``epoch_batches``) of mixed, modality-homogeneous training batches.
+
+    ``start`` and ``positions`` (``{residue: {task: position}}``) are kept current by the DataModule as
+    batches are consumed; workers fork with the values current at ``iter`` time. An epoch ends at the
+    next multiple of ``epoch_batches``, so a run resumed mid-epoch finishes that epoch.
+    """
+
+    def __init__(self, sources: list[TaskSource], mixture: Mixture, spec: MediaSpec, batch_size: int,
+                 task_lookup: Callable, rank: int = 0, world_size: int = 1, seed: int = 0,
+                 buffer_size: int = 64, skip: SkipPolicy | None = None, epoch_batches: int | None = None):
+        self.sources, self.mixture, self.spec, self.batch_size = sources, mixture, spec, batch_size
+        self.task_lookup, self.rank, self.world_size, self.seed = task_lookup, rank, world_size, seed
+        self.buffer_size, self.skip_policy, self.epoch_batches = buffer_size, skip or SkipPolicy(), epoch_batches
+        self.start = 0
+        self.positions: dict[int, dict[str, int]] = {}
+
+    def __len__(self) -> int:
+        if self.epoch_batches is None:
+            raise TypeError("infinite training stream has no length (set data.num_batches for epochs)")
+        return self.epoch_batches
+
+    def _streams(self, residue: int, nw: int) -> list[TaskStream]:
+        slot, num_slots = self.rank * nw + residue, self.world_size * nw
+        streams = []
+        for tid, src in enumerate(self.sources):
+            stream = TaskStream(src.name, list(src.shards), self.seed * 1_000_003 + tid, slot, num_slots,
+                                self.buffer_size)
+            stream.skip_to(self.positions.get(residue, {}).get(src.name, 0))
+            streams.append(stream)
+        return streams
+
+    def __iter__(self) -> Iterator[dict]:
+        w, nw = _worker()
+        first = self.start + w
+        end = None if self.epoch_batches is None else (self.start // self.epoch_batches + 1) * self.epoch_batches
+        streams = self._streams(first % nw, nw) if end is None or first < end else []
+        skip = SkipPolicy(self.skip_policy.max_share, self.skip_policy.min_samples)
+        b = first
+        while end is None or b < end:
+            yield self._batch(b, streams, skip, first % nw)
+            b += nw
+
+    def _batch(self, b: int, streams: list[TaskStream], skip: SkipPolicy, residue: int) -> dict:
+        delta: dict[str, int] = {}
+        samples = []
+        for tid in self.mixture.slot_tasks(b, self.rank, self.batch_size):
+            src, stream = self.sources[tid], streams[tid]
+            while True:
+                raw = stream.next()
+                try:
+                    sample = decode_sample(raw, src.name, src.modalities, self.spec, self.task_lookup)
+                except BadSample as err:
+                    skip.skip(src.name, raw, str(err), delta)
+                    continue
+                skip.ok(src.name)
+                sample["task_id"] = tid
+                samples.append(sample)
+                break
+        batch = collate(samples)
+        batch["batch_index"] = b
+        batch["stream_state"] = {"residue": residue, "positions": {s.task: s.position for s in streams}}
+        batch["skipped"] = delta
+        return batch
+
+
+class EvalTaskDataset(IterableDataset):
+    """One pass over one task's split, in shard order, split over ranks and workers; batches of one task."""
+
+    def __init__(self, source: TaskSource, task_id: int, spec: MediaSpec, batch_size: int, task_lookup: Callable,
+                 rank: int = 0, world_size: int = 1, skip: SkipPolicy | None = None):
+        self.source, self.task_id, self.spec, self.batch_size = source, task_id, spec, batch_size
+        self.task_lookup, self.rank, self.world_size = task_lookup, rank, world_size
+        self.skip_policy = skip or SkipPolicy()
+
+    def __iter__(self) -> Iterator[dict]:
+        w, nw = _worker()
+        slot, num_slots = self.rank * nw + w, self.world_size * nw
+        skip = SkipPolicy(self.skip_policy.max_share, self.skip_policy.min_samples)
+        samples, delta = [], {}
+        for raw in slot_samples(list(self.source.shards), range(len(self.source.shards)), slot, num_slots):
+            try:
+                sample = decode_sample(raw, self.source.name, self.source.modalities, self.spec, self.task_lookup)
+            except BadSample as err:
+                skip.skip(self.source.name, raw, str(err), delta)
+                continue
+            skip.ok(self.source.name)
+            sample["task_id"] = self.task_id
+            samples.append(sample)
+            if len(samples) == self.batch_size:
+                yield {**collate(samples), "skipped": delta}
+                samples, delta = [], {}
+        if samples:
+            yield {**collate(samples), "skipped": delta}

@@ -1,0 +1,160 @@
+"""WebDataset tar shards: one folder per task and split, plus ``index.json`` (docs/architecture.md).
+
+Layout: ``<root>/<task>/<split>/shard-%06d.tar`` and ``index.json`` =
+``{"task", "split", "num_samples", "version", "shards": [...], "counts": [...], "media": [...]}``
+(``counts`` = samples per shard, ``media`` = union of media keys, used to group tasks by modality
+without opening a shard). A sample is ``<key>.<ext>`` members: media bytes and ``<key>.json`` =
+``{"task", "meta", "target", "reasoning"}``. The files are plain tars readable by ``webdataset``.
+
+Decision: written and read with ``tarfile`` directly (members in a fixed order, mtime 0) so that the
+same samples give byte-identical shards, and so the reader can report the shard and key of a broken
+sample instead of failing inside a pipeline.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ShardWriter", "read_index", "shard_paths", "iter_shard", "MEDIA_KEYS", "SHARD_PATTERN"]
+
+SHARD_PATTERN = "shard-%06d.tar"
+MEDIA_KEYS = ("mp4", "wav", "mp3", "flac", "png", "jpg", "mask.png")
+
+
+class ShardWriter:
+    """Writes one task/split folder of shards; ``close`` (or leaving the ``with``) writes index.json.
+
+    Args:
+        root: dataset root; files go to ``root/task/split``.
+        task, split: names (the folder layout and the json ``task`` field).
+        maxcount: samples per shard.
+        version: data version recorded in index.json (part of a run's recipe fingerprint).
+    """
+
+    def __init__(self, root: str | os.PathLike, task: str, split: str, maxcount: int = 64, version: str = "1"):
+        if maxcount < 1:
+            raise ValueError(f"ShardWriter maxcount must be >= 1, got {maxcount}")
+        self.dir = Path(root) / task / split
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for old in self.dir.glob("shard-*.tar"):
+            old.unlink()
+        self.task, self.split, self.maxcount, self.version = task, split, maxcount, str(version)
+        self.counts: list[int] = []
+        self.media: set[str] = set()
+        self._keys: set[str] = set()
+        self._tar: tarfile.TarFile | None = None
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def write(self, key: str, meta: dict, target: dict, media: dict[str, bytes], reasoning: str | None = None) -> None:
+        """Add one sample. A ``target["mask"]`` array is moved to ``mask.png`` (masks never go to json)."""
+        self._check_key(key)
+        media, target = dict(media), dict(target)
+        if "mask" in target:
+            from crabplus.data.encode import encode_mask_png
+
+            media["mask.png"] = encode_mask_png(np.asarray(target.pop("mask")))
+        for ext in media:
+            if ext not in MEDIA_KEYS:
+                raise ValueError(f"sample {key!r}: media key {ext!r} not one of {MEDIA_KEYS}")
+        record = {"task": self.task, "meta": meta, "target": target, "reasoning": reasoning}
+        if not self.counts or self.counts[-1] >= self.maxcount:
+            self._next_shard()
+        for ext in sorted(media):
+            self._add(f"{key}.{ext}", media[ext])
+        self._add(f"{key}.json", json.dumps(record, sort_keys=True).encode())
+        self.counts[-1] += 1
+        self.media.update(media)
+
+    def close(self) -> None:
+        """Finish the last shard and write index.json (atomically)."""
+        if self._tar is not None:
+            self._tar.close()
+            self._tar = None
+        index = {
+            "task": self.task,
+            "split": self.split,
+            "num_samples": int(sum(self.counts)),
+            "version": self.version,
+            "shards": [SHARD_PATTERN % i for i in range(len(self.counts))],
+            "counts": list(self.counts),
+            "media": sorted(self.media),
+        }
+        tmp = self.dir / "index.json.tmp"
+        tmp.write_text(json.dumps(index, indent=1))
+        tmp.replace(self.dir / "index.json")
+
+    def _check_key(self, key: str) -> None:
+        if not key or "." in key or "/" in key:
+            raise ValueError(f"sample key {key!r} must be non-empty without '.' or '/' (webdataset splits on them)")
+        if key in self._keys:
+            raise ValueError(f"duplicate sample key {key!r} in {self.dir}")
+        self._keys.add(key)
+
+    def _next_shard(self) -> None:
+        if self._tar is not None:
+            self._tar.close()
+        self._tar = tarfile.open(self.dir / (SHARD_PATTERN % len(self.counts)), "w", format=tarfile.USTAR_FORMAT)
+        self.counts.append(0)
+
+    def _add(self, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = len(data), 0, 0o644
+        self._tar.addfile(info, io.BytesIO(data))
+
+
+def read_index(root: str | os.PathLike, task: str, split: str) -> dict:
+    """index.json of ``root/task/split``; errors name the path and list the tasks found under root."""
+    path = Path(root) / task / split / "index.json"
+    if not path.is_file():
+        found = sorted(p.parent.parent.name for p in Path(root).glob(f"*/{split}/index.json"))
+        raise FileNotFoundError(f"no shards for task {task!r} split {split!r}: {path} missing; tasks with "
+                                f"split {split!r} under {root}: {', '.join(found) or 'none'}")
+    return json.loads(path.read_text())
+
+
+def shard_paths(root: str | os.PathLike, task: str, split: str) -> list[Path]:
+    """Paths of the shards listed in index.json, in order."""
+    index = read_index(root, task, split)
+    return [Path(root) / task / split / name for name in index["shards"]]
+
+
+def iter_shard(path: str | os.PathLike) -> Iterator[dict]:
+    """Raw samples of one shard: ``{"__key__", "__shard__", ext: bytes, ...}`` in file order.
+
+    Members are grouped by key (the name up to its first dot). A truncated or unreadable tar ends the
+    shard with a warning naming it; the samples read so far are kept (the last, possibly partial, one
+    is dropped).
+    """
+    path = Path(path)
+    current: dict | None = None
+    try:
+        with tarfile.open(path, "r|*") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                key, _, ext = member.name.rpartition("/")[2].partition(".")
+                if current is not None and current["__key__"] != key:
+                    yield current
+                    current = None
+                if current is None:
+                    current = {"__key__": key, "__shard__": str(path)}
+                current[ext] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError) as err:
+        warnings.warn(f"shard {path}: unreadable after key {current and current['__key__']!r} ({err}); "
+                      "rest of the shard skipped", stacklevel=2)
+        return
+    if current is not None:
+        yield current

@@ -1,0 +1,187 @@
+"""``ILoRALinear``: a frozen ``nn.Linear`` plus K routed LoRA heads sharing one down-projection.
+
+Notation (research/crab-code.md §2.4): x (N, d_in) tokens, W (d_out, d_in) frozen, b bias,
+A (r, d_in) shared down-projection, B_i (d_out, r) head i, W_r (K, d_in) router, s = alpha / r.
+
+Literal formula (``forward_reference``)::
+
+    y = x Wᵀ + b + s · Σ_i g_i(x) · B_i A drop_i(x),     g(x) = softmax(x W_rᵀ) in float32
+
+Fast path (``forward``), same maths, one LoRA's worth of kernels:
+
+1. ``[z | logits] = x [A; W_r]ᵀ`` — the router is fused into the down-projection (one GEMM) when no
+   dropout is active; with dropout, A reads drop(x) and the tiny router GEMM reads x.
+2. ``u = (s·g ⊗ z)`` flattened to (N, K·r) — the *gated, expanded rank*: column block i is g_i·z.
+3. ``y = x Wᵀ + b + u B_catᵀ`` with ``B_cat = [B_0 | … | B_{K-1}]`` (d_out, K·r), one in-place
+   ``addmm_`` into the frozen output (no extra (N, d_out) pass for the sum).
+
+So the K heads cost one (N, K·r) × (K·r, d_out) GEMM instead of K separate up-projections, and A·x is
+computed once (Crab recomputes it per head). With per-head dropout (Crab), the K dropout samples are
+stacked and A applied to all of them in one GEMM.
+
+Storage: the frozen ``weight``/``bias`` are the original tensors (keys stay ``<path>.weight``), the
+adapter lives in ``lora_A.weight`` (r, d_in), ``lora_B.weight`` (d_out, K·r), ``lora_route.weight``
+(K, d_in; token/top-k routing, K > 1) and ``lora_task_route.weight`` (T, K; task routing, K > 1).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from crabplus.lora._context import current_routing_inputs
+from crabplus.lora._gates import cv_squared, dense_gate, rows_to_tokens, task_gate, topk_gate
+from crabplus.lora.config import ILoRAConfig
+
+__all__ = ["ILoRALinear"]
+
+
+class ILoRALinear(nn.Linear):
+    """Drop-in replacement of an ``nn.Linear`` (it *is* one: HF code reading ``.weight`` still works).
+
+    Attributes beyond the parameters: ``group`` (``llm`` or the encoder prefix), ``collector`` (a
+    :class:`~crabplus.lora.RoutingStats` or None), ``last_balance_loss`` (coef · cv² of the last
+    forward, or None; consumed by :func:`crabplus.lora.balance_loss`) and ``ran`` (set by every forward; see :func:`crabplus.lora.unused_params_term`).
+    """
+
+    def __init__(self, base: nn.Linear, config: ILoRAConfig, group: str = "llm") -> None:
+        nn.Module.__init__(self)
+        self.in_features, self.out_features = base.in_features, base.out_features
+        self.weight = base.weight  # the original Parameter objects: frozen keys and sharing unchanged
+        self.bias = base.bias
+        self.heads, self.rank, self.scaling = config.heads, config.rank, config.scaling
+        self.routing = config.routing if config.heads > 1 else "none"
+        self.top_k, self.dropout_p = config.top_k, config.dropout
+        self.shared_dropout = config.shared_dropout or config.heads == 1
+        self.balance_coef, self.group = config.balance_loss_coef, group
+        factory: dict[str, Any] = {"device": base.weight.device, "dtype": base.weight.dtype}
+        self.lora_A = nn.Linear(self.in_features, self.rank, bias=False, **factory)
+        self.lora_B = nn.Linear(self.heads * self.rank, self.out_features, bias=False, **factory)
+        if self.routing in ("token", "topk"):
+            self.lora_route = nn.Linear(self.in_features, self.heads, bias=False, **factory)
+        if self.routing == "task":
+            self.lora_task_route = nn.Embedding(config.num_tasks, self.heads, **factory)
+        self.collector: Any = None
+        self.last_balance_loss: torch.Tensor | None = None
+        self.ran = False
+        self.reset_adapter(config.init)
+
+    # ----- parameters -----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def reset_adapter(self, init: str = "kaiming") -> None:
+        """Crab init: A, W_r ~ U(±1/√d_in) (kaiming_uniform a=√5), B_i = 0 (adapted model == base).
+
+        The task table starts U(±1): with zeros every task would see the uniform gate, every B_i would
+        get the same gradient and the K heads would stay identical forever.
+        """
+        if init == "gaussian":
+            nn.init.normal_(self.lora_A.weight, std=1.0 / self.rank)
+        else:
+            nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.lora_B.weight)
+        if hasattr(self, "lora_route"):
+            nn.init.kaiming_uniform_(self.lora_route.weight, a=math.sqrt(5))
+        if hasattr(self, "lora_task_route"):
+            nn.init.uniform_(self.lora_task_route.weight, -1.0, 1.0)
+
+    def head_up(self, i: int) -> torch.Tensor:
+        """B_i (d_out, r): column block i of ``lora_B.weight`` (a view)."""
+        return self.lora_B.weight[:, i * self.rank : (i + 1) * self.rank]
+
+    def adapter_parameters(self) -> dict[str, nn.Parameter]:
+        """Adapter parameters by local name (``lora_A.weight``, …)."""
+        return {n: p for n, p in self.named_parameters() if n.startswith("lora_")}
+
+    # ----- gates ----------------------------------------------------------------------------------------
+    def _token_task_ids(self, lead: torch.Size) -> torch.Tensor:
+        ctx = current_routing_inputs()
+        if ctx is None or ctx.task_ids is None:
+            raise RuntimeError(
+                "ILoRAConfig.routing='task' needs task ids: run the forward inside "
+                "crabplus.lora.routing_inputs(task_ids=...)"
+            )
+        return rows_to_tokens(ctx.task_ids.to(self.weight.device), lead)
+
+    def _gate(self, logits: torch.Tensor | None, lead: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gate, probs), both (N, K) float32; probs = dense router probabilities (balance loss)."""
+        if self.routing == "task":
+            gate = task_gate(self.lora_task_route.weight, self._token_task_ids(lead))
+            return gate, gate
+        assert logits is not None
+        probs = dense_gate(logits)
+        return (topk_gate(logits, self.top_k) if self.routing == "topk" else probs), probs
+
+    def _record(self, gate: torch.Tensor, probs: torch.Tensor, lead: torch.Size) -> None:
+        """Side outputs: balance loss (coef > 0) and routing statistics (when a collector is attached)."""
+        if self.balance_coef > 0:
+            self.last_balance_loss = self.balance_coef * cv_squared(probs.mean(0))
+        if self.collector is not None:
+            self.collector.observe(self, gate.detach(), lead)
+
+    # ----- forward --------------------------------------------------------------------------------------
+    def _dropout_active(self) -> bool:
+        return self.training and self.dropout_p > 0
+
+    def _down(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """z = A drop(x): (N, r), or (N, K, r) with per-head dropout; router logits (N, K) or None."""
+        W_r = self.lora_route.weight if hasattr(self, "lora_route") else None
+        if not self._dropout_active():
+            if W_r is None:
+                return F.linear(x, self.lora_A.weight), None
+            zl = F.linear(x, torch.cat([self.lora_A.weight, W_r]))  # (N, r + K): router fused into A
+            return zl[:, : self.rank], zl[:, self.rank :]
+        logits = F.linear(x, W_r) if W_r is not None else None  # router reads the un-dropped x
+        if self.shared_dropout:
+            return F.linear(F.dropout(x, self.dropout_p, True), self.lora_A.weight), logits
+        drops = torch.stack(
+            [F.dropout(x, self.dropout_p, True) for _ in range(self.heads)], 1
+        )  # (N, K, d_in)
+        return F.linear(drops, self.lora_A.weight), logits  # (N, K, r)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Fast path. x (..., d_in) -> (..., d_out)."""
+        self.ran = True
+        lead = x.shape[:-1]
+        x2 = x.reshape(-1, self.in_features)  # (N, d_in)
+        base = F.linear(x2, self.weight, self.bias)  # (N, d_out)
+        z, logits = self._down(x2)
+        if self.heads == 1:
+            u = z  # (N, r): plain LoRA
+        else:
+            gate, probs = self._gate(logits, lead)  # (N, K) float32
+            self._record(gate, probs, lead)
+            g = gate.to(z.dtype).unsqueeze(-1)  # (N, K, 1)
+            u = (g * (z if z.dim() == 3 else z.unsqueeze(1))).flatten(1)  # (N, K*r) gated, expanded rank
+        # In place into the fresh frozen output (mm/addmm do not save their output for backward).
+        y = base.addmm_(u.to(base.dtype), self.lora_B.weight.t().to(base.dtype), alpha=self.scaling)  # (N, d_out)
+        return y.view(*lead, self.out_features)
+
+    def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
+        """The literal formula, head by head (slow; for tests). Draws dropout masks in the same order
+        as :meth:`forward`, so under the same RNG seed both agree in training mode too."""
+        y = F.linear(x, self.weight, self.bias)  # (..., d_out)
+        lead = x.shape[:-1]
+        if self.heads == 1:
+            gate = torch.ones(*lead, 1, dtype=torch.float32, device=x.device)
+        elif self.routing == "task":
+            gate = task_gate(self.lora_task_route.weight, self._token_task_ids(lead)).view(*lead, -1)
+        else:
+            logits = F.linear(x, self.lora_route.weight)  # (..., K)
+            probs = F.softmax(logits.float(), dim=-1)
+            gate = topk_gate(logits, self.top_k) if self.routing == "topk" else probs
+        x_drop = F.dropout(x, self.dropout_p, self.training) if self.shared_dropout else None
+        for i in range(self.heads):
+            xi = x_drop if x_drop is not None else F.dropout(x, self.dropout_p, self.training)
+            head = F.linear(F.linear(xi, self.lora_A.weight), self.head_up(i))  # B_i A drop_i(x)
+            y = y + self.scaling * gate[..., i : i + 1].to(y.dtype) * head
+        return y
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, heads={self.heads}, "
+            f"rank={self.rank}, scaling={self.scaling:g}, routing={self.routing}, group={self.group}"
+        )

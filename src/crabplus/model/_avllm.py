@@ -1,0 +1,329 @@
+"""``AVLLM``: encoders -> connectors -> placeholder splicing -> causal LM (+ optional mask head).
+
+Notation: B batch, L text length, L' spliced length, N_m tokens of modality m, d LM width, S mask side.
+
+Submodule names are a contract (adapter injection patterns and modality balancing match on them):
+``language_model``, ``vision_encoder``, ``audio_encoder``, ``vision_connector``, ``audio_connector``,
+``mask_head``. In the omni paradigm the encoders *are* the thinker's towers (shared modules); they
+are registered before ``language_model`` so ``named_parameters()`` lists them under the encoder names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crabplus.lora import routing_inputs
+from crabplus.model._config import AVLLMConfig
+from crabplus.model._mask_head import mask_loss
+from crabplus.model._media import Encoded
+from crabplus.model._modular import ModularMedia
+from crabplus.model._omni import OmniMedia
+from crabplus.model._splice import IGNORE_INDEX, Spliced, splice
+from crabplus.model._tokens import MASK_TOKEN, PLACEHOLDERS
+
+__all__ = ["AVLLM", "AVLLMOutput", "causal_lm_loss"]
+
+
+@dataclass
+class AVLLMOutput:
+    """Result of ``AVLLM.forward``.
+
+    Attributes:
+        loss: LM loss (+ weighted mask loss) or None without labels.
+        logits: (B, L', V).
+        hidden_states: (B, L', d) last LM layer (after the final norm).
+        labels: (B, L') expanded labels (-100 on media, prompt and padding) or None.
+        modality_ids: (B, L') 0 text, 1 video, 2 audio, 3 image.
+        attention_mask: (B, L') after splicing.
+        mask_logits: (B, S, S) or None when no sample has a ``<mask>`` token (or no mask head).
+        mask_present: (B,) bool, samples whose sequence holds ``<mask>``, or None.
+        lm_loss / mask_loss: the two loss terms (None when not computed).
+    """
+
+    loss: torch.Tensor | None
+    logits: torch.Tensor
+    hidden_states: torch.Tensor
+    labels: torch.Tensor | None
+    modality_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    mask_logits: torch.Tensor | None = None
+    mask_present: torch.Tensor | None = None
+    lm_loss: torch.Tensor | None = None
+    mask_loss: torch.Tensor | None = None
+
+
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy over answer tokens (labels != -100). (B, L', V), (B, L') -> ()"""
+    shift_logits = logits[:, :-1].float()  # (B, L'-1, V)
+    shift_labels = labels[:, 1:]  # (B, L'-1)
+    if not bool((shift_labels != IGNORE_INDEX).any()):
+        return shift_logits.sum() * 0.0  # keeps the graph; no answer tokens in this batch
+    return F.cross_entropy(shift_logits.flatten(0, 1), shift_labels.flatten(), ignore_index=IGNORE_INDEX)
+
+
+class AVLLM(nn.Module):
+    """Audio-visual LLM (plain ``nn.Module``; build with ``crabplus.model.build_avllm``)."""
+
+    def __init__(
+        self,
+        config: AVLLMConfig,
+        language_model: nn.Module,
+        tokenizer: Any,
+        vision_encoder: nn.Module | None = None,
+        audio_encoder: nn.Module | None = None,
+        vision_connector: nn.Module | None = None,
+        audio_connector: nn.Module | None = None,
+        mask_head: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.tokenizer = tokenizer
+        self.vision_encoder = vision_encoder
+        self.audio_encoder = audio_encoder
+        self.vision_connector = vision_connector
+        self.audio_connector = audio_connector
+        self.language_model = language_model
+        self.mask_head = mask_head
+        if config.paradigm == "omni":
+            self.media = OmniMedia(config, vision_encoder, audio_encoder, language_model.config)
+        else:
+            self.media = ModularMedia(config, vision_encoder)
+        self.placeholder_ids = {m: tokenizer.convert_tokens_to_ids(t) for m, t in PLACEHOLDERS.items()}
+        self.mask_token_id = tokenizer.convert_tokens_to_ids(MASK_TOKEN)
+        if language_model.get_input_embeddings().num_embeddings < len(tokenizer):
+            language_model.resize_token_embeddings(len(tokenizer))
+
+    # ------------------------------------------------------------------ public info
+    @property
+    def media_spec(self) -> dict[str, Any]:
+        """Media format the data side must produce: num_frames, frame_size, n_mels, mel_frames, sample_rate…"""
+        return self.config.media_spec()
+
+    @property
+    def media_token_counts(self) -> dict[str, int]:
+        """LM tokens each placeholder expands to, per modality (for sequence-length budgeting)."""
+        return self.media.token_counts()
+
+    def modality_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """All parameters of each modality's encoder + connector (frozen ones included; filter on requires_grad).
+
+        Adapter parameters injected under the encoders are included, because they live under those modules.
+        "video" covers images too (same encoder and connector).
+        """
+        groups = {
+            "video": (self.vision_encoder, self.vision_connector),
+            "audio": (self.audio_encoder, self.audio_connector),
+        }
+        out: dict[str, list[nn.Parameter]] = {}
+        for name, modules in groups.items():
+            seen: dict[int, nn.Parameter] = {}
+            for module in modules:
+                if module is not None:
+                    seen.update({id(p): p for p in module.parameters()})
+            out[name] = list(seen.values())
+        return out
+
+    # ------------------------------------------------------------------ text
+    def tokenize(
+        self, prompts: list[str], answers: list[str] | None = None, padding_side: str = "right"
+    ) -> dict[str, torch.Tensor]:
+        """Prompt (+ answer + eos) -> input_ids, attention_mask, labels (-100 on prompt and padding). (B, L)"""
+        if answers is not None and len(answers) != len(prompts):
+            raise ValueError(f"tokenize: {len(prompts)} prompts but {len(answers)} answers")
+        tok = self.tokenizer
+        bos = [tok.bos_token_id] if self.config.add_bos and tok.bos_token_id is not None else []
+        rows: list[tuple[list[int], list[int]]] = []
+        for i, prompt in enumerate(prompts):
+            ids = bos + tok(prompt, add_special_tokens=False)["input_ids"]
+            labels = [IGNORE_INDEX] * len(ids)
+            if answers is not None:
+                answer = tok(answers[i], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+                ids, labels = ids + answer, labels + answer
+            rows.append((ids, labels))
+        return self._pad(rows, padding_side)
+
+    def _pad(self, rows: list[tuple[list[int], list[int]]], side: str) -> dict[str, torch.Tensor]:
+        if side not in ("left", "right"):
+            raise ValueError(f"padding_side={side!r}; valid: 'left', 'right'")
+        L = max(len(ids) for ids, _ in rows)
+        pad = self.tokenizer.pad_token_id
+        out = {
+            k: torch.full((len(rows), L), v, dtype=torch.long)
+            for k, v in (("input_ids", pad), ("attention_mask", 0), ("labels", IGNORE_INDEX))
+        }
+        for b, (ids, labels) in enumerate(rows):
+            sl = slice(L - len(ids), L) if side == "left" else slice(0, len(ids))
+            out["input_ids"][b, sl] = torch.tensor(ids)
+            out["attention_mask"][b, sl] = 1
+            out["labels"][b, sl] = torch.tensor(labels)
+        return out
+
+    # ------------------------------------------------------------------ media
+    def encode_media(
+        self,
+        video: torch.Tensor | None = None,
+        audio: torch.Tensor | None = None,
+        image: torch.Tensor | None = None,
+        task_ids: torch.Tensor | None = None,
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Encoded]]:
+        """Encode present modalities -> ({m: (B, N_m, d) LM-width tokens}, {m: raw ``Encoded``}).
+
+        Encoders run inside ``routing_inputs(task_ids=task_ids)`` (no per-token modality ids there: every
+        token of an encoder has that encoder's modality), so task-routed adapters in encoders work too.
+        """
+        feats: dict[str, torch.Tensor] = {}
+        encoded: dict[str, Encoded] = {}
+        plan = (
+            ("video", video, self.vision_encoder, self.vision_connector, self.media.encode_video),
+            ("image", image, self.vision_encoder, self.vision_connector, self.media.encode_image),
+            ("audio", audio, self.audio_encoder, self.audio_connector, self.media.encode_audio),
+        )
+        for name, x, encoder, connector, encode in plan:
+            if x is None:
+                continue
+            if encoder is None:
+                raise ValueError(f"'{name}' was given but this model has no encoder for it")
+            with routing_inputs(task_ids=task_ids, modality_ids=None):
+                encoded[name] = encode(encoder, x)
+            feats[name] = connector(encoded[name].groups)  # (B, N_m, d)
+        return feats, encoded
+
+    def prepare_inputs(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        video: torch.Tensor | None = None,
+        audio: torch.Tensor | None = None,
+        image: torch.Tensor | None = None,
+        task_ids: torch.Tensor | None = None,
+    ) -> tuple[Spliced, torch.Tensor, dict[str, Encoded]]:
+        """Encode, splice and compute LM position ids ((B, L') or (3, B, L') for M-RoPE)."""
+        feats, encoded = self.encode_media(video, audio, image, task_ids)
+        embed = self.language_model.get_input_embeddings()
+        sp = splice(
+            input_ids, attention_mask, labels, feats, self.placeholder_ids, embed, self.tokenizer.pad_token_id
+        )
+        grids = {m: e.grid for m, e in encoded.items()}
+        return sp, self.media.position_ids(sp.attention_mask, sp.modality_ids, grids), encoded
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        video: torch.Tensor | None = None,
+        audio: torch.Tensor | None = None,
+        image: torch.Tensor | None = None,
+        task_ids: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> AVLLMOutput:
+        """Teacher-forced forward; loss = mean CE over answer tokens (+ mask loss when ``mask`` is given)."""
+        sp, position_ids, encoded = self.prepare_inputs(
+            input_ids, attention_mask, labels, video, audio, image, task_ids
+        )
+        with routing_inputs(task_ids=task_ids, modality_ids=sp.modality_ids):
+            out = self.language_model(
+                inputs_embeds=sp.inputs_embeds,
+                attention_mask=sp.attention_mask,
+                position_ids=position_ids,
+                output_hidden_states=True,
+                use_cache=False,
+            )
+        hidden = out.hidden_states[-1]  # (B, L', d)
+        size = tuple(mask.shape[-2:]) if mask is not None else (self.config.frame_size,) * 2
+        mask_logits, present = self.mask_logits(hidden, sp.input_ids, sp.attention_mask, encoded, size)
+        lm_loss = causal_lm_loss(out.logits, sp.labels) if sp.labels is not None else None
+        m_loss = None
+        if mask is not None and mask_logits is not None and bool(present.any()):
+            cfg = self.config
+            m_loss = mask_loss(mask_logits[present], mask[present], cfg.mask_bce_weight, cfg.mask_dice_weight)
+        loss = lm_loss
+        if m_loss is not None:
+            loss = (
+                m_loss * self.config.mask_loss_weight
+                if loss is None
+                else loss + m_loss * self.config.mask_loss_weight
+            )
+        return AVLLMOutput(
+            loss,
+            out.logits,
+            hidden,
+            sp.labels,
+            sp.modality_ids,
+            sp.attention_mask,
+            mask_logits,
+            present,
+            lm_loss,
+            m_loss,
+        )
+
+    def mask_logits(
+        self,
+        hidden: torch.Tensor,
+        ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        encoded: dict[str, Encoded],
+        size: tuple[int, int],
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Mask logits (B, S, S) from the hidden state at each sample's first ``<mask>`` (else its last token).
+
+        Patch features come from the image when given, else from frame ``mask_source_frame`` of the video.
+        Returns (None, None) without a mask head, without visual input or when no sample has ``<mask>``.
+        """
+        is_mask = (ids == self.mask_token_id) & attention_mask.bool()  # (B, L')
+        present = is_mask.any(1)  # (B,)
+        source = encoded.get("image") or encoded.get("video")
+        if self.mask_head is None or source is None or not bool(present.any()):
+            return None, None
+        last = attention_mask.shape[1] - 1 - attention_mask.flip(1).long().argmax(1)  # (B,) last real token
+        pos = torch.where(present, is_mask.long().argmax(1), last)  # (B,)
+        h = hidden[torch.arange(hidden.shape[0], device=hidden.device), pos]  # (B, d)
+        feats = self.media.mask_features(source, self.config.mask_source_frame)  # (B, P, c)
+        return self.mask_head(h, feats, size), present
+
+    # ------------------------------------------------------------------ generation / io
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: list[str],
+        video: torch.Tensor | None = None,
+        audio: torch.Tensor | None = None,
+        image: torch.Tensor | None = None,
+        task_ids: torch.Tensor | None = None,
+        max_new_tokens: int = 64,
+    ) -> list[str]:
+        """Greedy decoding (left padding); text keeps grammar tokens, drops special ones."""
+        from crabplus.model._generate import greedy_generate
+
+        return greedy_generate(self, prompts, video, audio, image, task_ids, max_new_tokens).texts
+
+    @torch.no_grad()
+    def generate_with_masks(
+        self,
+        prompts: list[str],
+        video: torch.Tensor | None = None,
+        audio: torch.Tensor | None = None,
+        image: torch.Tensor | None = None,
+        task_ids: torch.Tensor | None = None,
+        max_new_tokens: int = 64,
+    ) -> tuple[list[str], list[torch.Tensor | None]]:
+        """Greedy decoding plus, per sample whose output holds ``<mask>``, a (S, S) float mask probability map."""
+        from crabplus.model._generate import greedy_generate
+
+        result = greedy_generate(
+            self, prompts, video, audio, image, task_ids, max_new_tokens, with_masks=True
+        )
+        return result.texts, result.masks
+
+    def save_pretrained(self, directory: str) -> None:
+        """Save config (json), tokenizer, HF sub-models and connectors/mask head (safetensors)."""
+        from crabplus.model._io import save_avllm
+
+        save_avllm(self, directory)

@@ -1,0 +1,134 @@
+"""Greedy decoding with a KV cache over spliced inputs.
+
+Notation: B batch, L' spliced prompt length, d LM width.
+
+Why our own loop instead of ``GenerationMixin.generate``: prompts are ``inputs_embeds`` with media
+spliced in, position ids may be 3-D (M-RoPE) and must continue after the prompt's largest position,
+every LM call must publish routing inputs (``crabplus.lora.routing_inputs``), and the mask route needs
+the hidden state *at* a generated ``<mask>`` token. Greedy only (do_sample=False semantics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from crabplus.lora import routing_inputs
+
+__all__ = ["GenerationResult", "greedy_generate"]
+
+
+@dataclass
+class GenerationResult:
+    """texts: decoded outputs; token_ids: (B, n) generated ids (pad after eos); masks: per sample (S, S) or None."""
+
+    texts: list[str]
+    token_ids: torch.Tensor
+    masks: list[torch.Tensor | None]
+
+
+def _eos_ids(model) -> set[int]:
+    ids = {model.tokenizer.eos_token_id}
+    gen = getattr(model.language_model, "generation_config", None)
+    extra = getattr(gen, "eos_token_id", None) if gen is not None else None
+    ids.update(extra if isinstance(extra, list) else [extra] if extra is not None else [])
+    return {i for i in ids if i is not None}
+
+
+def _next_positions(position_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """First position after the prompt per sample: (B,) from (B, L') or (3, B, L') positions."""
+    pos = position_ids if position_ids.dim() == 3 else position_ids[None]  # (A, B, L')
+    masked = pos.masked_fill(~attention_mask.bool()[None], -1)
+    return masked.amax(dim=(0, 2)) + 1  # (B,)
+
+
+def _step_positions(start: torch.Tensor, step: int, three_d: bool) -> torch.Tensor:
+    p = (start + step)[:, None]  # (B, 1)
+    return p[None].expand(3, -1, -1) if three_d else p
+
+
+def greedy_generate(
+    model,
+    prompts: list[str],
+    video=None,
+    audio=None,
+    image=None,
+    task_ids=None,
+    max_new_tokens: int = 64,
+    with_masks: bool = False,
+) -> GenerationResult:
+    """Greedy decoding; stops when every sample emitted an eos id or after ``max_new_tokens``."""
+    enc = model.tokenize(prompts, None, padding_side="left")
+    device = next(model.parameters()).device
+    enc = {k: v.to(device) for k, v in enc.items()}
+    sp, position_ids, encoded = model.prepare_inputs(
+        enc["input_ids"], enc["attention_mask"], None, video, audio, image, task_ids
+    )
+    lm, embed = model.language_model, model.language_model.get_input_embeddings()
+    eos, pad = _eos_ids(model), model.tokenizer.pad_token_id
+    B = sp.input_ids.shape[0]
+    start = _next_positions(position_ids, sp.attention_mask)
+    three_d = position_ids.dim() == 3
+    attn = sp.attention_mask
+    with routing_inputs(task_ids=task_ids, modality_ids=sp.modality_ids):
+        out = lm(
+            inputs_embeds=sp.inputs_embeds,
+            attention_mask=attn,
+            position_ids=position_ids,
+            use_cache=True,
+            output_hidden_states=with_masks,
+        )
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    mask_hidden = [None] * B
+    generated: list[torch.Tensor] = []
+    for step in range(max_new_tokens):
+        nxt = out.logits[:, -1].argmax(-1)  # (B,)
+        nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+        generated.append(nxt)
+        done |= torch.isin(nxt, torch.tensor(sorted(eos), device=device))
+        is_mask = nxt == model.mask_token_id
+        if done.all() and not (with_masks and bool(is_mask.any())):
+            break
+        attn = torch.cat([attn, torch.ones_like(attn[:, :1])], dim=1)  # (B, L'+step+1)
+        with routing_inputs(task_ids=task_ids, modality_ids=torch.zeros_like(attn[:, :1])):
+            out = lm(
+                inputs_embeds=embed(nxt[:, None]),
+                attention_mask=attn,
+                position_ids=_step_positions(start, step, three_d),
+                past_key_values=out.past_key_values,
+                use_cache=True,
+                output_hidden_states=with_masks,
+            )
+        if with_masks:
+            for b in is_mask.nonzero().flatten().tolist():
+                if mask_hidden[b] is None:
+                    mask_hidden[b] = out.hidden_states[-1][b, -1]  # (d,) hidden state at the <mask> token
+        if done.all():
+            break
+    ids = torch.stack(generated, 1) if generated else torch.empty(B, 0, dtype=torch.long, device=device)
+    texts = [model.tokenizer.decode(_until_eos(row, eos), skip_special_tokens=True) for row in ids.tolist()]
+    masks = _masks(model, mask_hidden, encoded) if with_masks else [None] * B
+    return GenerationResult(texts, ids, masks)
+
+
+def _until_eos(row: list[int], eos: set[int]) -> list[int]:
+    for i, t in enumerate(row):
+        if t in eos:
+            return row[:i]
+    return row
+
+
+def _masks(model, mask_hidden: list, encoded: dict) -> list[torch.Tensor | None]:
+    """(S, S) probability maps for samples that generated ``<mask>``; None elsewhere."""
+    source = encoded.get("image") or encoded.get("video")
+    rows = [b for b, h in enumerate(mask_hidden) if h is not None]
+    result: list[torch.Tensor | None] = [None] * len(mask_hidden)
+    if model.mask_head is None or source is None or not rows:
+        return result
+    h = torch.stack([mask_hidden[b] for b in rows])  # (k, d)
+    feats = model.media.mask_features(source, model.config.mask_source_frame)[rows]  # (k, P, c)
+    probs = model.mask_head(h, feats, (model.config.frame_size,) * 2).sigmoid()  # (k, S, S)
+    for i, b in enumerate(rows):
+        result[b] = probs[i]
+    return result

@@ -1,0 +1,272 @@
+"""Preset registry and the named presets.
+
+``build_avllm(preset, **overrides)`` is the one entry point. Overrides are either ``AVLLMConfig`` fields
+(e.g. ``num_frames``, ``connector``) or keyword arguments of the preset function (e.g. ``llm_path``,
+``seed``); anything else is an error naming the valid keys.
+
+Tiny presets build random models from tiny configs with the shipped tokenizer (offline, seconds). Real
+presets load ``from_pretrained`` weights from a local directory or hub id given by the user; the tests
+run those same code paths on tiny checkpoints saved to a temporary directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    CLIPVisionConfig,
+    CLIPVisionModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2_5OmniThinkerConfig,
+    Qwen2_5OmniThinkerForConditionalGeneration,
+    SiglipVisionModel,
+    WhisperConfig,
+)
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+from crabplus.model._assemble import assemble
+from crabplus.model._avllm import AVLLM
+from crabplus.model._config import AVLLMConfig
+from crabplus.model._tokens import load_tiny_tokenizer
+
+__all__ = ["PRESETS", "build_avllm", "preset_names", "register_preset"]
+
+PRESETS: dict[str, Callable[..., AVLLM]] = {}
+_CONFIG_FIELDS = {f.name for f in dataclasses.fields(AVLLMConfig)}
+
+
+def register_preset(name: str) -> Callable[[Callable[..., AVLLM]], Callable[..., AVLLM]]:
+    """Decorator registering a preset builder under ``name``; duplicates are rejected."""
+
+    def deco(fn: Callable[..., AVLLM]) -> Callable[..., AVLLM]:
+        if name in PRESETS:
+            raise ValueError(f"preset {name!r} is already registered")
+        PRESETS[name] = fn
+        return fn
+
+    return deco
+
+
+def preset_names() -> list[str]:
+    return sorted(PRESETS)
+
+
+def build_avllm(preset: str, **overrides: Any) -> AVLLM:
+    """Build the AV-LLM of ``preset`` with ``overrides`` (config fields or preset arguments)."""
+    if preset not in PRESETS:
+        raise KeyError(f"unknown model preset {preset!r}; valid: {preset_names()}")
+    fn = PRESETS[preset]
+    params = set(inspect.signature(fn).parameters) - {"config"}
+    unknown = sorted(set(overrides) - params - _CONFIG_FIELDS)
+    if unknown:
+        raise TypeError(
+            f"preset {preset!r}: unknown overrides {unknown}; valid: {sorted(params | _CONFIG_FIELDS)}"
+        )
+    return fn(**overrides)
+
+
+def _config(defaults: dict[str, Any], overrides: dict[str, Any]) -> AVLLMConfig:
+    """Preset defaults updated by the config-field overrides (``extra`` dicts are merged)."""
+    values = {**defaults, **{k: v for k, v in overrides.items() if k in _CONFIG_FIELDS}}
+    values["extra"] = {**defaults.get("extra", {}), **overrides.get("extra", {})}
+    return AVLLMConfig(**values)
+
+
+# ---------------------------------------------------------------------------- tiny presets
+def _tiny_llama(vocab: int, tokenizer) -> LlamaForCausalLM:
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=vocab,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=512,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            tie_word_embeddings=False,
+        )
+    )
+
+
+@register_preset("tiny-modular")
+def tiny_modular(seed: int = 0, **overrides: Any) -> AVLLM:
+    """Random tiny Llama (d=64, 2 layers) + CLIP (2 layers, patch 8) + Whisper encoder (2 layers) + MLP connectors.
+
+    Defaults: 4 frames of 32×32 (4 tokens each), 64-mel log-mel of 4 s (400 frames, 4 windows × 4 tokens).
+    """
+    cfg = _config({"paradigm": "modular"}, overrides)
+    tok = load_tiny_tokenizer()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        lm = _tiny_llama(len(tok), tok)
+        vision = CLIPVisionModel(
+            CLIPVisionConfig(
+                image_size=cfg.frame_size,
+                patch_size=8,
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+            )
+        )
+        audio = WhisperEncoder(
+            WhisperConfig(
+                num_mel_bins=cfg.n_mels,
+                d_model=32,
+                encoder_layers=2,
+                encoder_attention_heads=2,
+                encoder_ffn_dim=64,
+                max_source_positions=cfg.encoder_mel_frames // 2,
+                vocab_size=len(tok),
+                pad_token_id=tok.pad_token_id,
+                decoder_start_token_id=tok.bos_token_id,
+                eos_token_id=tok.eos_token_id,
+                bos_token_id=tok.bos_token_id,
+            )
+        )
+        return assemble(cfg, lm, tok, vision, audio)
+
+
+@register_preset("tiny-omni")
+def tiny_omni(seed: int = 0, **overrides: Any) -> AVLLM:
+    """Random tiny Qwen2.5-Omni thinker (LM d=64, 2 layers; towers 2 layers), identity/pool connectors.
+
+    Defaults: 4 frames of 32×32 -> 2 temporal patches × 2×2 merged tokens = 8 video tokens; 4-s 64-mel
+    log-mel -> 100 tower tokens, averaged by 10 -> 10 audio tokens.
+    """
+    cfg = _config({"paradigm": "omni", "audio_pool": 10}, overrides)
+    tok = load_tiny_tokenizer()
+    thinker_cfg = Qwen2_5OmniThinkerConfig(
+        audio_config={
+            "num_mel_bins": cfg.n_mels,
+            "encoder_layers": 2,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 64,
+            "d_model": 32,
+            "output_dim": 64,
+            "n_window": 100,
+        },
+        vision_config={
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "patch_size": 8,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 32,
+            "out_hidden_size": 64,
+            "fullatt_block_indexes": [1],
+        },
+        text_config={
+            "vocab_size": len(tok),
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "pad_token_id": tok.pad_token_id,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+        },
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        thinker = Qwen2_5OmniThinkerForConditionalGeneration(thinker_cfg)
+    thinker.generation_config.eos_token_id = tok.eos_token_id
+    return assemble(cfg, thinker, tok, thinker.model.visual, thinker.model.audio_tower)
+
+
+# ---------------------------------------------------------------------------- real-weight presets
+def _load_vision(path: str, **kw: Any):
+    """CLIP or SigLIP vision tower from a vision-only or a full (text+vision) checkpoint."""
+    model_type = AutoConfig.from_pretrained(path).model_type
+    cls = SiglipVisionModel if model_type.startswith("siglip") else CLIPVisionModel
+    return cls.from_pretrained(path, **kw)
+
+
+def _load_whisper_encoder(path: str, **kw: Any) -> WhisperEncoder:
+    """Whisper encoder from an encoder-only save or from a full Whisper checkpoint (encoder taken out)."""
+    archs = AutoConfig.from_pretrained(path).architectures or []
+    if "WhisperEncoder" in archs:
+        return WhisperEncoder.from_pretrained(path, **kw)
+    from transformers import WhisperModel
+
+    return WhisperModel.from_pretrained(path, **kw).get_encoder()
+
+
+@register_preset("crab-llama2")
+def crab_llama2(
+    llm_path: str, vision_path: str, audio_path: str, dtype: str | None = None, **overrides: Any
+) -> AVLLM:
+    """Crab layout: LLaMA-2 chat + CLIP ViT-L/14 (penultimate layer) + Whisper encoder + Q-Former connectors.
+
+    Paths are local directories or hub ids. Crab's BEATs audio encoder is replaced by Whisper (HF-native).
+    Defaults follow Crab: 10 frames, 32 Q-Former queries per frame and per 1-s window, 10-s clips.
+    """
+    kw = {"dtype": getattr(torch, dtype)} if dtype else {}
+    vision = _load_vision(vision_path, **kw)
+    audio = _load_whisper_encoder(audio_path, **kw)
+    defaults = {
+        "paradigm": "modular",
+        "num_frames": 10,
+        "frame_size": vision.config.image_size,
+        "n_mels": audio.config.num_mel_bins,
+        "mel_frames": 1000,
+        "encoder_mel_frames": 2 * audio.config.max_source_positions,
+        "tokens_per_frame": 32,
+        "audio_windows": 10,
+        "tokens_per_window": 32,
+        "connector": "qformer",
+        "qformer_dim": 768,
+        "qformer_layers": 2,
+        "qformer_heads": 12,
+        "mask_dim": 256,
+        "extra": {"vision_feature_layer": -2},
+    }
+    cfg = _config(defaults, overrides)
+    tok = AutoTokenizer.from_pretrained(llm_path)
+    lm = AutoModelForCausalLM.from_pretrained(llm_path, **kw)
+    return assemble(cfg, lm, tok, vision, audio)
+
+
+@register_preset("qwen2.5-omni-7b")
+def qwen25_omni_7b(omni_path: str, dtype: str | None = None, **overrides: Any) -> AVLLM:
+    """Crab+ layout: the Qwen2.5-Omni thinker (its own audio and vision towers), talker not loaded.
+
+    ``omni_path`` is a thinker saved with ``save_pretrained`` or a full Qwen2.5-Omni checkpoint/hub id.
+    Defaults: 10 frames at 224 px (8×8 merged tokens per 2 frames), 128-mel 10-s audio pooled by 4.
+    """
+    kw = {"dtype": getattr(torch, dtype)} if dtype else {}
+    hf_cfg = AutoConfig.from_pretrained(omni_path)
+    if hf_cfg.model_type == "qwen2_5_omni":
+        from transformers import Qwen2_5OmniForConditionalGeneration
+
+        thinker = Qwen2_5OmniForConditionalGeneration.from_pretrained(
+            omni_path, enable_audio_output=False, **kw
+        ).thinker
+    else:
+        thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(omni_path, **kw)
+    defaults = {
+        "paradigm": "omni",
+        "num_frames": 10,
+        "frame_size": 224,
+        "n_mels": thinker.config.audio_config.num_mel_bins,
+        "mel_frames": 1000,
+        "audio_pool": 4,
+        "mask_dim": 256,
+        "add_bos": False,
+    }
+    cfg = _config(defaults, overrides)
+    tok = AutoTokenizer.from_pretrained(omni_path)
+    return assemble(cfg, thinker, tok, thinker.model.visual, thinker.model.audio_tower)

@@ -1,0 +1,27 @@
+"""Task families: each maps its structured targets to answer parts and back, and picks metric and baseline.
+
+Registered tasks (one file each in ``crabplus.tasks``) are instances of these classes.
+"""
+
+from crabplus.tasks.families.box_prompt import BoxFillSegmenter, Segmenter, masks_from_box_prompts
+from crabplus.tasks.families.captioning import CaptionTask
+from crabplus.tasks.families.grounding import GroundingTask
+from crabplus.tasks.families.localisation import DenseLocalisationTask, EventLocalisationTask
+from crabplus.tasks.families.parsing import VideoParsingTask
+from crabplus.tasks.families.qa import QATask
+from crabplus.tasks.families.recognition import RecognitionTask
+from crabplus.tasks.families.segmentation import SegmentationTask
+
+__all__ = [
+    "BoxFillSegmenter",
+    "CaptionTask",
+    "DenseLocalisationTask",
+    "EventLocalisationTask",
+    "GroundingTask",
+    "QATask",
+    "RecognitionTask",
+    "SegmentationTask",
+    "Segmenter",
+    "VideoParsingTask",
+    "masks_from_box_prompts",
+]

@@ -1,0 +1,133 @@
+"""Thin launcher for derived baseline / pairwise runs: plan (pure + one store read), write YAMLs, run.
+
+Each planned run is ``crabplus fit --config <run_dir>/config.yaml`` and, with ``test=True``,
+``crabplus test --config ... --ckpt_path <run_dir>/checkpoints/last.ckpt``. The derived YAML carries a
+``TransferCallback`` with the predicted fingerprint, so results land in the store under it. Runs already in the
+store (same fingerprint, seed and kind, with rows for the split) are skipped. Runs go one at a time: the team's
+machines are small and a baseline sweep is meant to run unattended.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crabplus.transfer._derive import derive_subset_config
+from crabplus.transfer._recipe import Recipe
+from crabplus.transfer._store import ResultsStore
+
+__all__ = ["PlannedRun", "default_launcher", "execute", "load_config", "plan_runs", "write_config"]
+
+CHECKPOINT_CLASS_PATH = "lightning.pytorch.callbacks.ModelCheckpoint"
+
+
+@dataclass
+class PlannedRun:
+    """One derived run: where its YAML goes, what it is, whether the store already has it."""
+
+    tasks: list[str]
+    fingerprint: str
+    seed: int | None
+    run_dir: Path
+    config: dict[str, Any]
+    done: bool
+    commands: list[list[str]] = field(default_factory=list)
+
+    @property
+    def config_path(self) -> Path:
+        return self.run_dir / "config.yaml"
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a LightningCLI YAML with omegaconf (interpolations resolved), as plain containers."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=True)  # type: ignore[return-value]
+
+
+def write_config(config: Mapping[str, Any], path: Path) -> None:
+    import yaml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
+
+
+def default_launcher() -> list[str]:
+    """The ``crabplus`` script beside this interpreter (the venv's), else whatever is on PATH."""
+    script = Path(sys.executable).parent / "crabplus"
+    return [str(script)] if script.exists() else ["crabplus"]
+
+
+def _has_results(store: ResultsStore, fingerprint: str, kind: str, seed: int | None, split: str) -> bool:
+    return any(store.rows(run_id=r.run_id, split=split)
+               for r in store.runs(kind=kind, fingerprint=fingerprint, seed=seed))
+
+
+def _add_checkpoint(config: dict[str, Any], dirpath: Path) -> None:
+    callbacks = config.setdefault("trainer", {}).setdefault("callbacks", [])
+    callbacks.append({"class_path": CHECKPOINT_CLASS_PATH,
+                      "init_args": {"dirpath": str(dirpath), "save_last": True, "save_top_k": 0}})
+
+
+def plan_runs(
+    config: Mapping[str, Any],
+    subsets: Sequence[Sequence[str]],
+    store: ResultsStore,
+    out_dir: str | Path,
+    seeds: Sequence[int | None] = (None,),
+    test: bool = False,
+    launcher: Sequence[str] | None = None,
+) -> list[PlannedRun]:
+    """Derive one run per (task subset, seed) and mark those the store already holds."""
+    launcher = list(launcher or default_launcher())
+    split = "test" if test else "val"
+    plans = []
+    for tasks in subsets:
+        for seed in seeds:
+            fp = Recipe.from_config(config).subset(tasks).fingerprint
+            suffix = "" if seed is None else f"-s{seed}"
+            run_dir = Path(out_dir) / f"{'+'.join(tasks)}-{fp[:8]}{suffix}"
+            derived = derive_subset_config(config, tasks, seed=seed, store=str(store.path), run_dir=str(run_dir))
+            if test:
+                _add_checkpoint(derived["config"], run_dir / "checkpoints")
+            kind = "single_task" if len(tasks) == 1 else "multitask"
+            plan = PlannedRun(list(tasks), fp, derived["seed"], run_dir, derived["config"],
+                              _has_results(store, fp, kind, derived["seed"], split))
+            plan.commands = [[*launcher, "fit", "--config", str(plan.config_path)]]
+            if test:
+                plan.commands.append([*launcher, "test", "--config", str(plan.config_path),
+                                      "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt")])
+            plans.append(plan)
+    return plans
+
+
+def execute(
+    plans: Sequence[PlannedRun],
+    dry_run: bool = False,
+    echo: Callable[[str], None] = print,
+    run: Callable[[list[str]], int] = lambda cmd: subprocess.run(cmd, check=False).returncode,
+) -> int:
+    """Write configs and run (or, with ``dry_run``, print) the commands of runs not yet done.
+
+    Returns the number of failed runs (0 on success); a failed run does not stop the others.
+    """
+    failures = 0
+    for plan in plans:
+        label = f"{'+'.join(plan.tasks)} seed={plan.seed} fingerprint={plan.fingerprint}"
+        if plan.done:
+            echo(f"# in store: {label}")
+            continue
+        write_config(plan.config, plan.config_path)
+        echo(f"# missing: {label}")
+        for command in plan.commands:
+            echo(shlex.join(command))
+            if not dry_run and run(command) != 0:
+                echo(f"# FAILED: {label}")
+                failures += 1
+                break
+    return failures
