@@ -32,34 +32,28 @@ from crabplus.balance import encoder_features, linear_probe_accuracy
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = {"none": "fused loss only", "multiloss": "multi-loss 1/1/1", "ogm_ge": "OGM-GE", "mlb": "MLB"}
 QUIET = ["--trainer.logger=false", "--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false",
-         "--trainer.enable_model_summary=false"]
-
-
-class _CoefTrace:
-    """Collects the applied coefficients (balance/coef/*) of every optimizer step."""
-
-    def __init__(self) -> None:
-        self.steps: list[dict[str, float]] = []
+         "--trainer.enable_model_summary=false", "--trainer.limit_val_batches=0"]  # the study evaluates itself
 
 
 def run_one(config: Path, seed: int, extra: list[str]) -> dict[str, float]:
     """Train one config with one seed; return accuracies and the mean coefficients of the last epoch."""
     import lightning.pytorch as pl
 
-    trace = _CoefTrace()
+    coefs: list[dict[str, float]] = []  # the applied coefficients of every optimizer step
 
     class Recorder(pl.Callback):
         def on_train_batch_end(self, trainer, pl_module, *args) -> None:
-            trace.steps.append(dict(pl_module.balance.coefficients))
+            coefs.append(dict(pl_module.balance.coefficients))
 
     cli = LightningCLI(run=False, save_config_callback=None, seed_everything_default=seed,
                        args=["--config", str(config), f"--seed_everything={seed}", *QUIET, *extra],
                        trainer_defaults={"callbacks": [Recorder()]})
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    return evaluate(cli.model, cli.datamodule, trace.steps, cli.trainer.num_training_batches)
+    return evaluate(cli.model, cli.datamodule, coefs, cli.trainer.num_training_batches)
 
 
 def evaluate(module, datamodule, coef_steps: list[dict[str, float]], steps_per_epoch: int) -> dict[str, float]:
+    """Fused accuracy, linear-probe accuracies and the last epoch's mean coefficients on the val clips."""
     model = module.model
     train_x, train_y = encoder_features(model, datamodule.train_dataloader())
     val_x, val_y = encoder_features(model, datamodule.val_dataloader())

@@ -20,7 +20,6 @@ import argparse
 import math
 import statistics
 import time
-from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -46,14 +45,13 @@ class CrabLoopLinear(nn.Module):
         y = self.base(x)
         route = F.softmax(self.lora_route(x), dim=-1, dtype=torch.float32).to(y.dtype)
         for i in range(self.heads):
-            y = y + route[..., i : i + 1] * getattr(self, f"lora_B{i}")(self.lora_A(self.lora_dropout(x))) * self.scaling
+            y = (
+                y
+                + route[..., i : i + 1]
+                * getattr(self, f"lora_B{i}")(self.lora_A(self.lora_dropout(x)))
+                * self.scaling
+            )
         return y
-
-
-def frozen_linear(d_in: int, d_out: int) -> nn.Module:
-    layer = nn.Linear(d_in, d_out, bias=False)
-    layer.weight.requires_grad_(False)
-    return nn.Sequential().add_module("lin", layer) or nn.Sequential(layer)
 
 
 def build(kind: str, d: int, heads: int, rank: int, alpha: float, dropout: float) -> nn.Module:
@@ -65,12 +63,16 @@ def build(kind: str, d: int, heads: int, rank: int, alpha: float, dropout: float
     if kind == "lora (peft)":
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(holder, LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=["lin"]))
+        model = get_peft_model(
+            holder, LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=["lin"])
+        )
         return model.base_model.model.lin
     if kind == "per-head loop (Crab)":
         return CrabLoopLinear(holder.lin, heads, rank, alpha, dropout)
     shared = kind == "crabplus I-LoRA"
-    config = ILoRAConfig(heads=heads, rank=rank, alpha=alpha, dropout=dropout, shared_dropout=shared, target_modules=["lin"])
+    config = ILoRAConfig(
+        heads=heads, rank=rank, alpha=alpha, dropout=dropout, shared_dropout=shared, target_modules=["lin"]
+    )
     layer = inject(holder, config).lin
     nn.init.normal_(layer.lora_B.weight, std=0.01)
     return layer
@@ -106,16 +108,28 @@ def flops(kind: str, n: int, d: int, heads: int, rank: int) -> float:
     return float(frozen + extra)
 
 
-KINDS = ("frozen", "lora (peft)", "per-head loop (Crab)", "crabplus I-LoRA", "crabplus I-LoRA, per-head dropout")
+KINDS = (
+    "frozen",
+    "lora (peft)",
+    "per-head loop (Crab)",
+    "crabplus I-LoRA",
+    "crabplus I-LoRA, per-head dropout",
+)
 
 
-def bench_shape(name: str, n: int, d: int, heads: int, rank: int, alpha: float, dropout: float, repeats: int) -> dict[str, float]:
+def bench_shape(
+    name: str, n: int, d: int, heads: int, rank: int, alpha: float, dropout: float, repeats: int
+) -> dict[str, float]:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, d, generator=g)
     dy = torch.randn(n, d, generator=g)
-    print(f"\n== {name}: tokens={n} d_in=d_out={d} r={rank} K={heads} alpha={alpha:g} dropout={dropout} (median of {repeats})")
+    print(
+        f"\n== {name}: tokens={n} d_in=d_out={d} r={rank} K={heads} alpha={alpha:g} dropout={dropout} (median of {repeats})"
+    )
     print(f"{'variant':36s} {'ms':>10s} {'x LoRA':>8s} {'FLOP x LoRA':>12s}")
-    results = {kind: time_fwd_bwd(build(kind, d, heads, rank, alpha, dropout), x, dy, repeats) for kind in KINDS}
+    results = {
+        kind: time_fwd_bwd(build(kind, d, heads, rank, alpha, dropout), x, dy, repeats) for kind in KINDS
+    }
     for kind, seconds in results.items():
         ratio = seconds / results["lora (peft)"]
         fratio = flops(kind, n, d, heads, rank) / flops("lora (peft)", n, d, heads, rank)

@@ -39,8 +39,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--test", type=int, default=64, help="retrieval test clips per domain")
     p.add_argument("--batch", type=int, default=16, help="current clips per step")
     p.add_argument("--memory", type=int, default=128, help="replay buffer capacity (clips)")
+    p.add_argument(
+        "--contrastive-weight",
+        type=float,
+        default=1.0,
+        help="InfoNCE weight (paper 0.1; the tiny model needs a stronger contrastive signal in 150 steps)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/continual", help="output folder (results and clip cache)")
+    p.add_argument("--store", default=None, help="results store (default <out>/results.sqlite)")
     return p.parse_args()
 
 
@@ -61,9 +68,16 @@ def print_table(results: list, memory: dict) -> None:
     print("-" * len(head))
     for r in results:
         s = r.summary
-        cells = ["/".join(f"{s[f'{q}/{d}_r{k}']:.1f}" for k in (1, 5, 10)) for d in ("a2v", "v2a") for q in ("A", "F")]
-        cells = [cells[0], cells[1], cells[2], cells[3]]
-        print(f"{r.method:<16}" + "".join(f"{c:>20}" for c in cells) + f"{memory[r.method] / 2**20:>14.2f}{r.seconds:>8.0f}")
+        cells = [
+            "/".join(f"{s[f'{q}/{d}_r{k}']:.1f}" for k in (1, 5, 10))
+            for d in ("a2v", "v2a")
+            for q in ("A", "F")
+        ]
+        print(
+            f"{r.method:<16}"
+            + "".join(f"{c:>20}" for c in cells)
+            + f"{memory[r.method] / 2**20:>14.2f}{r.seconds:>8.0f}"
+        )
     drop = 1 - memory["stella"] / memory["stella_noselect"]
     print(f"\nactivation memory, STELLA vs STELLA without selection (equal batch): -{100 * drop:.1f}%")
     fin = next(r for r in results if r.method == "finetune").summary
@@ -80,17 +94,41 @@ def write_rows(rows: list[dict], out: Path) -> None:
         writer.writerows(rows)
 
 
+def write_store(rows: list[dict], path: Path, groups: list[list[str]], args: argparse.Namespace) -> None:
+    """Rows into the transfer results store (split "test": held-out retrieval clips).
+
+    The store's `runs.kind` admits only single_task / multitask; a continual stream is registered as
+    "multitask" with variant `continual-<method>` (a dedicated kind needs a change in crabplus.transfer).
+    """
+    from crabplus.transfer import ResultRow, ResultsStore, RunInfo
+
+    store = ResultsStore(path)
+    tasks = tuple(f"continual/domain{d}" for d in range(len(groups)))
+    for run_id in dict.fromkeys(r["run_id"] for r in rows):
+        first = next(r for r in rows if r["run_id"] == run_id)
+        variant = run_id.rsplit("-seed", 1)[0]
+        store.register_run(
+            RunInfo(run_id, first["fingerprint"], "multitask", tasks, variant, args.seed, vars(args))
+        )
+    store.add_results(ResultRow(**r, split="test") for r in rows)
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(1)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
     t0 = time.perf_counter()
-    backbone, stella = BackboneConfig(), StellaConfig(memory_size=args.memory)
+    backbone, stella = (
+        BackboneConfig(),
+        StellaConfig(memory_size=args.memory, contrastive_weight=args.contrastive_weight),
+    )
     sched = ScenarioConfig(steps_per_domain=args.steps, batch_size=args.batch, seed=args.seed)
     world = SynthWorld(WorldConfig(num_classes=len(CLASS_NAMES), seed=args.seed))
     groups = default_domains(CLASS_NAMES, args.domains)
-    domains = build_domains(world, groups, args.train, args.test, backbone, cache_dir=Path(args.out) / "cache")
+    domains = build_domains(
+        world, groups, args.train, args.test, backbone, cache_dir=Path(args.out) / "cache"
+    )
     print(f"domains: {[' '.join(g) for g in groups]}  (built in {time.perf_counter() - t0:.0f}s)")
     memory = measure_memory(domains[0].train, backbone, stella, args.batch)
     results, rows = [], []
@@ -99,11 +137,20 @@ def main() -> None:
         results.append(result)
         fp = fingerprint(backbone, stella, sched)
         rows += result_rows(result, domains, f"continual-{method}-seed{args.seed}", fp)
-        rows.append(dict(rows[-1], task="continual/memory", metric="activation_mb", value=memory[method] / 2**20,
-                         higher_is_better=False))
+        rows.append(
+            dict(
+                rows[-1],
+                task="continual/memory",
+                metric="activation_mb",
+                value=memory[method] / 2**20,
+                higher_is_better=False,
+            )
+        )
     print_table(results, memory)
     write_rows(rows, Path(args.out))
-    print(f"\nrows -> {args.out}/continual_results.csv   total {time.perf_counter() - t0:.0f}s")
+    store = Path(args.store or Path(args.out) / "results.sqlite")
+    write_store(rows, store, groups, args)
+    print(f"\nrows -> {args.out}/continual_results.csv and {store}   total {time.perf_counter() - t0:.0f}s")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ def test_importance_sums_to_one_and_is_head_mean():
     imp_v, imp_a = patch_importance(a_av, a_va, TAU)
     torch.testing.assert_close(imp_v.sum(-1), torch.ones(2))
     torch.testing.assert_close(imp_a.sum(-1), torch.ones(2))
-    per_head = torch.stack([patch_importance(a_av[:, h : h + 1], a_va[:, h : h + 1], TAU)[0] for h in range(3)])
+    per_head = torch.stack(
+        [patch_importance(a_av[:, h : h + 1], a_va[:, h : h + 1], TAU)[0] for h in range(3)]
+    )
     torch.testing.assert_close(imp_v, per_head.mean(0))
 
 

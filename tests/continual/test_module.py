@@ -22,8 +22,15 @@ def _media(n: int = 8, seed: int = 0) -> dict:
 
 
 def _trainer(steps: int, **kw) -> L.Trainer:
-    return L.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_progress_bar=False,
-                     enable_model_summary=False, num_sanity_val_steps=0, **kw)
+    return L.Trainer(
+        max_steps=steps,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        **kw,
+    )
 
 
 @pytest.mark.unit
@@ -46,7 +53,9 @@ def test_smoke_fit_and_buffer_checkpoint(method, tmp_path):
     trainer = _trainer(3, default_root_dir=tmp_path, enable_checkpointing=False)
     trainer.fit(module, loader)
     replay = method != "finetune"
-    assert len(module.net.buffer) == (6 if replay else 0) and module.net.buffer.num_seen == (12 if replay else 0)
+    assert len(module.net.buffer) == (6 if replay else 0) and module.net.buffer.num_seen == (
+        12 if replay else 0
+    )
     path = tmp_path / "last.ckpt"
     trainer.save_checkpoint(path)
     fresh = AVPretrainModule.load_from_checkpoint(path)
@@ -62,7 +71,9 @@ def test_selection_cuts_activation_memory_by_30_percent():
     for method in ("stella_noselect", "stella"):
         torch.manual_seed(0)
         nbytes[method] = step_activation_bytes(
-            ContinualAVPretrainer(BackboneConfig(), StellaConfig(memory_size=16), method), media["video"], media["audio"]
+            ContinualAVPretrainer(BackboneConfig(), StellaConfig(memory_size=16), method),
+            media["video"],
+            media["audio"],
         )
     assert nbytes["stella"] <= 0.7 * nbytes["stella_noselect"]
 
@@ -78,9 +89,16 @@ def test_config_parses_and_runs_one_step(config, tmp_path):
     from lightning.pytorch.cli import LightningCLI
 
     cli = LightningCLI(
-        run=False, save_config_callback=None,
-        args=["--config", str(config), "--trainer.max_steps=1", "--trainer.logger=false",
-              f"--trainer.default_root_dir={tmp_path}", "--trainer.enable_checkpointing=false"],
+        run=False,
+        save_config_callback=None,
+        args=[
+            "--config",
+            str(config),
+            "--trainer.max_steps=1",
+            "--trainer.logger=false",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.enable_checkpointing=false",
+        ],
     )
     assert isinstance(cli.model, AVPretrainModule)
     cli.trainer.fit(cli.model, DataLoader(ClipDataset(_media(4)), batch_size=4))

@@ -26,7 +26,9 @@ def test_select_video_keep_probability_with_pruning():
     p = torch.tensor([0.0, 0.0, 0.5, 0.0]).expand(n, 4)
     kept = select_video(imp, p, 1, g)[:, 0]
     freq = torch.bincount(kept, minlength=4).float() / n
-    expected = torch.tensor([0.5 * 0.1 + 0.5 * 0.1 / 0.7, 0.5 * 0.2 + 0.5 * 0.2 / 0.7, 0.15, 0.5 * 0.4 + 0.5 * 0.4 / 0.7])
+    expected = torch.tensor(
+        [0.5 * 0.1 + 0.5 * 0.1 / 0.7, 0.5 * 0.2 + 0.5 * 0.2 / 0.7, 0.15, 0.5 * 0.4 + 0.5 * 0.4 / 0.7]
+    )
     torch.testing.assert_close(freq, expected, atol=0.012, rtol=0)
 
 

@@ -9,6 +9,7 @@ import pytest
 from crabplus.data.cli import main as data_main
 from crabplus.data.shards import ShardWriter
 
+
 class FakeTask:
     """Stand-in for a crabplus.tasks Task: prompt and answer text derived from meta/target."""
 
@@ -38,8 +39,19 @@ def _task_lookup():
 def synth_root(tmp_path_factory):
     """Every synthetic family, 6 train / 3 val samples, written through the CLI."""
     out = tmp_path_factory.mktemp("synth")
-    rc = data_main(["synth", "--out", str(out), "--config", "configs/data/synth.yaml",
-                    "splits.train=6", "splits.val=3", "splits.test=0", "maxcount=4"])
+    rc = data_main(
+        [
+            "synth",
+            "--out",
+            str(out),
+            "--config",
+            "configs/data/synth.yaml",
+            "splits.train=6",
+            "splits.val=3",
+            "splits.test=0",
+            "maxcount=4",
+        ]
+    )
     assert rc == 0
     return out
 

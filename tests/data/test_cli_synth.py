@@ -58,16 +58,55 @@ def test_every_family_written_and_matches_truth(synth_root, task):
 
 
 def test_cli_errors_name_the_key(tmp_path, capsys):
-    assert data_main(["synth", "--out", str(tmp_path), "--config", "configs/data/synth.yaml", "tasks.synth_nope={}"]) == 2
+    assert (
+        data_main(
+            ["synth", "--out", str(tmp_path), "--config", "configs/data/synth.yaml", "tasks.synth_nope={}"]
+        )
+        == 2
+    )
     assert "tasks.synth_nope" in capsys.readouterr().err
 
 
 def test_cli_split_selection_and_task_override(tmp_path):
-    rc = data_main(["synth", "--out", str(tmp_path), "--split", "test", "splits.test=1", "splits.val=1",
-                    "tasks={synth_cls: {splits: {test: 2}, world: {audio_noise: 0.0}}, synth_ground: {}}"])
+    rc = data_main(
+        [
+            "synth",
+            "--out",
+            str(tmp_path),
+            "--split",
+            "test",
+            "splits.test=1",
+            "splits.val=1",
+            "tasks={synth_cls: {splits: {test: 2}, world: {audio_noise: 0.0}}, synth_ground: {}}",
+        ]
+    )
     assert rc == 0
     assert read_index(tmp_path, "synth_cls", "test")["num_samples"] == 2
     assert read_index(tmp_path, "synth_ground", "test")["num_samples"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["synth_cls", "synth_ground"]
     assert not (tmp_path / "synth_cls" / "val").exists()
     assert data_main(["synth", "--out", str(tmp_path), "--split", "dev"]) == 2
+
+
+def test_real_task_registry_formats_every_family(synth_root):
+    """With crabplus.tasks (the default lookup), every family's answer text parses back to its target."""
+    tasks = pytest.importorskip("crabplus.tasks")
+    missing = [t for t in SYNTH_TASKS if t not in tasks.names()]
+    if missing:
+        pytest.skip(f"crabplus.tasks lacks {missing}")
+    from crabplus.data.datamodule import MultiTaskDataModule
+    from crabplus.data.sample import MediaSpec
+
+    dm = MultiTaskDataModule(
+        str(synth_root),
+        SYNTH_TASKS,
+        batch_size=3,
+        num_workers=0,
+        media=MediaSpec(num_frames=2, frame_size=16, n_mels=16),
+    )
+    for name, loader in zip(dm.val_task_names, dm.val_dataloader()):
+        batch = next(iter(loader))
+        assert len(batch["prompt"]) == 3 and all(p for p in batch["prompt"])
+        parsed = tasks.get(name).parse(batch["answer"][0])
+        assert not parsed.get("unparseable"), (name, batch["answer"][0])
+    assert sum(dm.skip_counts().values()) == 0

@@ -10,7 +10,14 @@ import soundfile as sf
 import torch
 
 from crabplus.data.decode import (
-    DecodeError, _video_pyav, frame_indices, load_audio, load_image, load_mask, load_video, log_mel,
+    DecodeError,
+    _video_pyav,
+    frame_indices,
+    load_audio,
+    load_image,
+    load_mask,
+    load_video,
+    log_mel,
 )
 from crabplus.data.encode import encode_mp4, encode_png, encode_wav
 
@@ -85,7 +92,11 @@ def test_load_image():
     img = np.zeros((8, 8, 3), np.uint8)
     img[:, 4:] = (200, 100, 50)
     out = load_image(encode_png(img), 8)
-    assert out.shape == (3, 8, 8) and out[:, 0, 6].tolist() == [200, 100, 50] and out[:, 0, 1].tolist() == [0, 0, 0]
+    assert (
+        out.shape == (3, 8, 8)
+        and out[:, 0, 6].tolist() == [200, 100, 50]
+        and out[:, 0, 1].tolist() == [0, 0, 0]
+    )
 
 
 def test_load_mask_binary_grey_and_rgb_and_resize():

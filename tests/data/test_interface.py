@@ -26,7 +26,9 @@ from crabplus.data.interface import (
 pytestmark = pytest.mark.unit
 
 # ---- strategies: canonical part lists (on-grid numbers, normalised text, no adjacent text parts) ----------
-words = st.text(st.characters(blacklist_characters="<>", blacklist_categories=("Cs",)), min_size=1, max_size=12)
+words = st.text(
+    st.characters(blacklist_characters="<>", blacklist_categories=("Cs",)), min_size=1, max_size=12
+)
 labels = words.map(normalise_text).filter(bool)
 tenths = st.integers(0, 100_000).map(lambda k: k / 10)
 hundredths = st.integers(0, 100).map(lambda k: k / 100)
@@ -62,14 +64,24 @@ def test_round_trip_is_lossless_on_the_grid(parts: tuple, reasoning: str | None)
 
 
 def test_exact_text() -> None:
-    parts = [Text("dog barking"), Event("dog"), Span(2, 6.5), Box(0.12, 0.3, 0.55, 0.9), Point(0.5, 0.25), MaskToken()]
+    parts = [
+        Text("dog barking"),
+        Event("dog"),
+        Span(2, 6.5),
+        Box(0.12, 0.3, 0.55, 0.9),
+        Point(0.5, 0.25),
+        MaskToken(),
+    ]
     text = format_answer(parts, "it barks")
     assert text == (
         "<think>it barks</think><answer>dog barking <event>dog</event><span>2.0,6.5</span>"
         "<box>0.12,0.30,0.55,0.90</box><point>0.50,0.25</point><mask></answer>"
     )
     group = format_answer([Group("audio_events", (Event("dog"), Span(0, 1))), Group("visual_events", ())])
-    assert group == "<answer><audio_events><event>dog</event><span>0.0,1.0</span></audio_events><visual_events></visual_events></answer>"
+    assert (
+        group
+        == "<answer><audio_events><event>dog</event><span>0.0,1.0</span></audio_events><visual_events></visual_events></answer>"
+    )
 
 
 def test_off_grid_values_are_rounded_to_the_grid() -> None:

@@ -18,20 +18,33 @@ pytestmark = pytest.mark.unit
 def _write(root, n=7, maxcount=3):
     with ShardWriter(root, "t", "train", maxcount=maxcount, version="v9") as w:
         for i in range(n):
-            w.write(f"s{i:03d}", {"q": i}, {"label": str(i)}, {"mp4": bytes([i]) * (i + 1)}, reasoning=f"r{i}")
+            w.write(
+                f"s{i:03d}", {"q": i}, {"label": str(i)}, {"mp4": bytes([i]) * (i + 1)}, reasoning=f"r{i}"
+            )
 
 
 def test_layout_index_and_roundtrip(tmp_path):
     _write(tmp_path)
     index = read_index(tmp_path, "t", "train")
-    assert index == {"task": "t", "split": "train", "num_samples": 7, "version": "v9",
-                     "shards": ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"], "counts": [3, 3, 1],
-                     "media": ["mp4"]}
+    assert index == {
+        "task": "t",
+        "split": "train",
+        "num_samples": 7,
+        "version": "v9",
+        "shards": ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"],
+        "counts": [3, 3, 1],
+        "media": ["mp4"],
+    }
     raws = [r for p in shard_paths(tmp_path, "t", "train") for r in iter_shard(p)]
     assert [r["__key__"] for r in raws] == [f"s{i:03d}" for i in range(7)]
     for i, r in enumerate(raws):
         assert r["mp4"] == bytes([i]) * (i + 1)
-        assert json.loads(r["json"]) == {"task": "t", "meta": {"q": i}, "target": {"label": str(i)}, "reasoning": f"r{i}"}
+        assert json.loads(r["json"]) == {
+            "task": "t",
+            "meta": {"q": i},
+            "target": {"label": str(i)},
+            "reasoning": f"r{i}",
+        }
 
 
 def test_rewrite_is_byte_identical(tmp_path):

@@ -48,7 +48,9 @@ def test_class_restriction():
         world.scene(0, classes=["unicorn"])
 
 
-@pytest.mark.parametrize("shape", sorted({c.shape for c in __import__("crabplus.data.synth", fromlist=["CLASSES"]).CLASSES}))
+@pytest.mark.parametrize(
+    "shape", sorted({c.shape for c in __import__("crabplus.data.synth", fromlist=["CLASSES"]).CLASSES})
+)
 def test_every_shape_touches_all_sides(shape):
     m = shape_mask(shape, 16)
     assert m[0].any() and m[-1].any() and m[:, 0].any() and m[:, -1].any()
@@ -111,8 +113,10 @@ def test_louder_object_has_higher_rms():
         from crabplus.data.synth.render import RMS_SCALE, source_wave
 
         t = np.arange(sr) / sr
-        rms = {o.label: np.sqrt(np.mean((RMS_SCALE * o.loudness * source_wave(class_spec(o.label), t)) ** 2))
-               for o in solo}
+        rms = {
+            o.label: np.sqrt(np.mean((RMS_SCALE * o.loudness * source_wave(class_spec(o.label), t)) ** 2))
+            for o in solo
+        }
         assert max(rms, key=rms.get) == scene.main.label
 
 

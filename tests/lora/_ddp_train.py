@@ -70,7 +70,9 @@ def main() -> None:
     out, root = sys.argv[1], sys.argv[2]
     torch.set_num_threads(1)
     variants = {
-        "token": ILoRAConfig(heads=3, rank=4, dropout=0.1, target_modules=LLM_TARGETS, balance_loss_coef=0.01),
+        "token": ILoRAConfig(
+            heads=3, rank=4, dropout=0.1, target_modules=LLM_TARGETS, balance_loss_coef=0.01
+        ),
         "topk": ILoRAConfig(heads=4, rank=4, routing="topk", top_k=1, target_modules=LLM_TARGETS),
         "task": ILoRAConfig(heads=3, rank=4, routing="task", num_tasks=2, target_modules=LLM_TARGETS),
     }

@@ -13,7 +13,10 @@ from crabplus.lora import routing_inputs
 HIDDEN = 32
 VOCAB = 64
 LLM_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-ENCODER_TARGETS = {"audio_encoder": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"], "vision_encoder": ["mlp.fc1", "mlp.fc2"]}
+ENCODER_TARGETS = {
+    "audio_encoder": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+    "vision_encoder": ["mlp.fc1", "mlp.fc2"],
+}
 
 
 def tiny_llama(seed: int = 0, layers: int = 2) -> LlamaForCausalLM:
@@ -49,7 +52,12 @@ class TinyAV(nn.Module):
         text = self.language_model.get_input_embeddings()(input_ids)  # (B, L, d)
         embeds = torch.cat([v, a, text], dim=1)
         modality = torch.cat(
-            [torch.full(v.shape[:2], 1), torch.full(a.shape[:2], 2), torch.zeros(input_ids.shape, dtype=torch.long)], 1
+            [
+                torch.full(v.shape[:2], 1),
+                torch.full(a.shape[:2], 2),
+                torch.zeros(input_ids.shape, dtype=torch.long),
+            ],
+            1,
         )
         with routing_inputs(modality_ids=modality):
             return self.language_model(inputs_embeds=embeds).logits

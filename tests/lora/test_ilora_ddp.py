@@ -30,7 +30,9 @@ def test_ddp_two_cpu_processes_token_topk_task(tmp_path: Path) -> None:
         subprocess.Popen(
             [sys.executable, str(script), str(out), str(tmp_path)],
             env={**env, "LOCAL_RANK": str(rank), "RANK": str(rank)},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )  # fmt: skip
         for rank in range(2)
     ]

@@ -30,7 +30,10 @@ def test_pattern_rules() -> None:
 
 
 def test_llm_patterns_skip_encoders_and_encoder_patterns_are_scoped() -> None:
-    model = inject(TinyAV(), ILoRAConfig(target_modules=["q_proj", "fc1"], encoder_target_modules={"audio_encoder": ["q_proj"]}))
+    model = inject(
+        TinyAV(),
+        ILoRAConfig(target_modules=["q_proj", "fc1"], encoder_target_modules={"audio_encoder": ["q_proj"]}),
+    )
     names = {n: layer.group for n, layer in ilora_layers(model)}
     want = {f"language_model.model.layers.{i}.self_attn.q_proj": "llm" for i in range(2)}
     want["audio_encoder.layers.0.self_attn.q_proj"] = "audio_encoder"
@@ -41,7 +44,10 @@ def test_pattern_list_matching_nothing_names_the_key() -> None:
     with pytest.raises(ValueError, match=r"target_modules: no nn.Linear matches \['nope'\]"):
         inject(TinyAV(), ILoRAConfig(target_modules=["nope"]))
     with pytest.raises(ValueError, match="encoder_target_modules\\['vision_encoder'\\]"):
-        inject(TinyAV(), ILoRAConfig(target_modules=LLM_TARGETS, encoder_target_modules={"vision_encoder": ["q_proj_x"]}))
+        inject(
+            TinyAV(),
+            ILoRAConfig(target_modules=LLM_TARGETS, encoder_target_modules={"vision_encoder": ["q_proj_x"]}),
+        )
 
 
 def test_freezing_and_unchanged_base_keys() -> None:
@@ -71,13 +77,23 @@ def test_presets_and_config_errors() -> None:
 
 
 def test_adapter_directory_round_trip(tmp_path) -> None:
-    config = ILoRAConfig(heads=3, rank=4, routing="task", num_tasks=2, target_modules=LLM_TARGETS, encoder_target_modules=ENCODER_TARGETS)
+    config = ILoRAConfig(
+        heads=3,
+        rank=4,
+        routing="task",
+        num_tasks=2,
+        target_modules=LLM_TARGETS,
+        encoder_target_modules=ENCODER_TARGETS,
+    )
     model = inject(TinyAV(seed=0), config).eval()
     with torch.no_grad():
         for p in adapter_state_dict(model).values():
             p.normal_(std=0.1)
     save_adapter(model, tmp_path / "adapter")
-    assert sorted(p.name for p in (tmp_path / "adapter").iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "adapter").iterdir()) == [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    ]
     meta = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert meta["adapter_type"] == "ILORA" and meta["heads"] == 3 and meta["routing"] == "task"
     with safe_open(str(tmp_path / "adapter" / "adapter_model.safetensors"), "pt") as f:

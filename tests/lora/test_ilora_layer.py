@@ -30,7 +30,9 @@ def blocks(layer) -> list[torch.Tensor]:
     return [W[:, i * R : (i + 1) * R] for i in range(layer.heads)]
 
 
-def formula(layer, x: torch.Tensor, gate: torch.Tensor, drops: list[torch.Tensor] | None = None) -> torch.Tensor:
+def formula(
+    layer, x: torch.Tensor, gate: torch.Tensor, drops: list[torch.Tensor] | None = None
+) -> torch.Tensor:
     """x Wᵀ + b + s Σ_i g_i B_i A drop_i(x), written independently of the layer code."""
     y = x @ layer.weight.T + layer.bias
     A = layer.lora_A.weight
@@ -88,7 +90,9 @@ def test_train_mode_dropout_samples(shared: bool) -> None:
 
 
 def test_crab_init() -> None:
-    model = inject(nn.ModuleDict({"proj": nn.Linear(D_IN, D_OUT)}), ILoRAConfig(heads=3, rank=R, target_modules=["proj"]))
+    model = inject(
+        nn.ModuleDict({"proj": nn.Linear(D_IN, D_OUT)}), ILoRAConfig(heads=3, rank=R, target_modules=["proj"])
+    )
     layer = model.proj
     bound = 1 / math.sqrt(D_IN)
     for w in (layer.lora_A.weight, layer.lora_route.weight):
@@ -147,7 +151,9 @@ def test_task_ids_follow_folded_encoder_batches() -> None:
     with torch.no_grad(), routing_inputs(task_ids=torch.tensor([1, 2])):
         got = layer(x)
         table = layer.lora_task_route.weight
-        want = torch.cat([formula(layer, x[i * 3 : (i + 1) * 3], table[t].softmax(-1)) for i, t in enumerate([1, 2])])
+        want = torch.cat(
+            [formula(layer, x[i * 3 : (i + 1) * 3], table[t].softmax(-1)) for i, t in enumerate([1, 2])]
+        )
     assert torch.allclose(got, want, atol=1e-5)
 
 
@@ -160,3 +166,21 @@ def test_bf16_layer_runs_with_fp32_softmax() -> None:
     y = layer.to(torch.bfloat16)(x.bfloat16())
     assert y.dtype == torch.bfloat16
     assert torch.allclose(y.float(), want, atol=0.05, rtol=0.02)
+
+
+def test_unused_params_term_covers_layers_that_did_not_run() -> None:
+    """A skipped encoder's adapters get an exact-zero gradient through 0·Σp (DDP keep-alive)."""
+    from crabplus.lora import unused_params_term
+
+    holder = nn.ModuleDict({"a": nn.Linear(D_IN, D_OUT), "b": nn.Linear(D_IN, D_OUT)})
+    inject(holder, ILoRAConfig(heads=3, rank=R, target_modules=["a", "b"]))
+    y = holder.a(torch.randn(2, D_IN)).sum()
+    term = unused_params_term(holder)
+    assert term is not None and float(term) == 0.0
+    (y + term).backward()
+    assert all(
+        p.grad is not None and torch.count_nonzero(p.grad) == 0
+        for p in holder.b.adapter_parameters().values()
+    )
+    assert all(p.grad is not None for p in holder.a.adapter_parameters().values())
+    assert unused_params_term(holder) is not None  # flags were reset: nothing ran since

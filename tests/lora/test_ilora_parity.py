@@ -85,7 +85,9 @@ def test_k1_equals_peft_lora() -> None:
         tiny_llama(seed=0),
         LoraConfig(r=4, lora_alpha=8, lora_dropout=0.1, target_modules=LLM_TARGETS, init_lora_weights=False),
     )
-    ours = inject(tiny_llama(seed=0), ILoRAConfig.lora(rank=4, alpha=8, dropout=0.1, target_modules=LLM_TARGETS))
+    ours = inject(
+        tiny_llama(seed=0), ILoRAConfig.lora(rank=4, alpha=8, dropout=0.1, target_modules=LLM_TARGETS)
+    )
     peft_weights = {k: v for k, v in peft_model.state_dict().items() if "lora_" in k}
     with torch.no_grad():
         for name, layer in ilora_layers(ours):
@@ -122,6 +124,8 @@ def test_crab_export_import_is_identity() -> None:
 
 def test_crab_import_rejects_wrong_head_count() -> None:
     model = inject(tiny_llama(), ILoRAConfig.crab(rank=4, target_modules=LLM_TARGETS))
-    weights = crab_layout_weights(inject(tiny_llama(), ILoRAConfig(heads=5, rank=4, target_modules=LLM_TARGETS)), 5, 4)
+    weights = crab_layout_weights(
+        inject(tiny_llama(), ILoRAConfig(heads=5, rank=4, target_modules=LLM_TARGETS)), 5, 4
+    )
     with pytest.raises(ValueError, match="K=3"):
         load_crab_state_dict(model, weights)

@@ -24,9 +24,13 @@ pytestmark = pytest.mark.unit
 
 
 def two_layer_model() -> nn.Module:
-    holder = nn.ModuleDict({"layers": nn.ModuleList([nn.ModuleDict({"q_proj": nn.Linear(8, 8)}) for _ in range(2)])})
+    holder = nn.ModuleDict(
+        {"layers": nn.ModuleList([nn.ModuleDict({"q_proj": nn.Linear(8, 8)}) for _ in range(2)])}
+    )
     holder.audio_encoder = nn.ModuleDict({"fc": nn.Linear(8, 8)})
-    cfg = ILoRAConfig(heads=3, rank=2, target_modules=["q_proj"], encoder_target_modules={"audio_encoder": ["fc"]})
+    cfg = ILoRAConfig(
+        heads=3, rank=2, target_modules=["q_proj"], encoder_target_modules={"audio_encoder": ["fc"]}
+    )
     return inject(holder, cfg).eval()
 
 
@@ -42,7 +46,12 @@ def test_stats_match_hand_computed_means() -> None:
         model.audio_encoder.fc(x)
     gate = (x @ layer.lora_route.weight.T).softmax(-1).detach()  # (2, 4, 3)
     rows = {(r["layer"], r["task"], r["modality"], r["head"]): r for r in stats.records()}
-    cells = {("avqa", "video"): [(0, 0), (0, 1)], ("avqa", "text"): [(0, 2)], ("ave", "audio"): [(1, 0)], ("ave", "text"): [(1, 1), (1, 2), (1, 3)]}
+    cells = {
+        ("avqa", "video"): [(0, 0), (0, 1)],
+        ("avqa", "text"): [(0, 2)],
+        ("ave", "audio"): [(1, 0)],
+        ("ave", "text"): [(1, 1), (1, 2), (1, 3)],
+    }
     for (task, mod), toks in cells.items():
         g = torch.stack([gate[b, t] for b, t in toks])
         entropy = -(g * g.log()).sum(-1).mean()
@@ -75,11 +84,18 @@ def test_reduce_and_report_files(tmp_path) -> None:
     assert doc["step"] == 7 and doc["rows"] == json.loads(json.dumps(after))
     with paths["csv"].open() as f:
         assert len(list(csv.DictReader(f))) == len(after)
-    (tasks, matrix), = heatmap_matrices(after).values()
-    want = [sum(r["mean_gate"] * r["tokens"] for r in after if r["head"] == h) / sum(r["tokens"] for r in after if r["head"] == h) for h in range(3)]
+    ((tasks, matrix),) = heatmap_matrices(after).values()
+    want = [
+        sum(r["mean_gate"] * r["tokens"] for r in after if r["head"] == h)
+        / sum(r["tokens"] for r in after if r["head"] == h)
+        for h in range(3)
+    ]
     assert tasks == ["t0"] and matrix[0].tolist() == pytest.approx(want)
 
 
 def test_layer_group() -> None:
-    assert layer_group("language_model.model.layers.12.mlp.up_proj") == "language_model.model.layers.*.mlp.up_proj"
+    assert (
+        layer_group("language_model.model.layers.12.mlp.up_proj")
+        == "language_model.model.layers.*.mlp.up_proj"
+    )
     assert layer_group("blocks.0") == "blocks.*"

@@ -106,5 +106,7 @@ def test_matches_literal_reference_on_random_videos() -> None:
         t = {"audio": _random_events(r, classes), "visual": _random_events(r, classes), "duration": 10}
         p = {"audio": _random_events(r, classes), "visual": _random_events(r, classes)}
         metric.update([p], [t])
-        ref_sum += _reference(*(_matrix(x, classes) for x in (p["audio"], p["visual"], t["audio"], t["visual"])))
+        ref_sum += _reference(
+            *(_matrix(x, classes) for x in (p["audio"], p["visual"], t["audio"], t["visual"]))
+        )
     assert [metric.compute()[k] for k in AVVP_KEYS] == pytest.approx(list(ref_sum / n))

@@ -22,26 +22,34 @@ def test_cider_hand_worked() -> None:
     assert cider_d(["a b"], [["a b"]]) == 0.0  # one sample: every idf is log 1 - log 1 = 0
 
 
-def _reference(preds, refs) -> float:
-    def grams(s, n):
-        w = s.lower().split()
-        return Counter(tuple(w[i : i + n]) for i in range(len(w) - n + 1))
+def _grams(s: str, n: int) -> Counter:
+    w = s.lower().split()
+    return Counter(tuple(w[i : i + n]) for i in range(len(w) - n + 1))
 
-    N = len(preds)
+
+def _vec(s: str, n: int, refs: list[list[str]]) -> dict:
+    log_n = math.log(len(refs))
+    df = lambda g: sum(any(_grams(x, n)[g] for x in rr) for rr in refs)  # noqa: E731
+    return {g: c * (log_n - math.log(max(1, df(g)))) for g, c in _grams(s, n).items()}
+
+
+def _reference(preds, refs) -> float:
+    """CIDEr-D straight from the definition, one n-gram order and one reference at a time."""
     total = 0.0
     for p, rs in zip(preds, refs):
         score = 0.0
         for r in rs:
             for n in range(1, 5):
-                df = lambda g: sum(any(grams(x, n)[g] for x in rr) for rr in refs)  # noqa: E731
-                vec = lambda s: {g: c * (math.log(N) - math.log(max(1, df(g)))) for g, c in grams(s, n).items()}  # noqa: E731
-                vp, vr = vec(p), vec(r)
+                vp, vr = _vec(p, n, refs), _vec(r, n, refs)
                 num = sum(min(v, vr.get(g, 0)) * vr.get(g, 0) for g, v in vp.items())
-                npn, nrn = math.sqrt(sum(v * v for v in vp.values())), math.sqrt(sum(v * v for v in vr.values()))
+                npn, nrn = (
+                    math.sqrt(sum(v * v for v in vp.values())),
+                    math.sqrt(sum(v * v for v in vr.values())),
+                )
                 sim = num / (npn * nrn) if npn and nrn else num
                 score += sim * math.exp(-((len(p.split()) - len(r.split())) ** 2) / 72) / 4
         total += 10 * score / len(rs)
-    return total / N
+    return total / len(preds)
 
 
 def test_cider_matches_reference() -> None:
@@ -56,7 +64,9 @@ def test_cider_matches_reference() -> None:
 def test_caption_scores() -> None:
     metric = CaptionScores()
     targets = [{"text": "A dog barks in the park."}, {"text": ["a man plays the violin", "violin music"]}]
-    metric.update([{"text": "a dog barks in the park"}, {"unparseable": True, "text": "", "reason": ""}], targets)
+    metric.update(
+        [{"text": "a dog barks in the park"}, {"unparseable": True, "text": "", "reason": ""}], targets
+    )
     out = metric.compute()
     # ROUGE-L: sample 1 identical after normalisation (1.0), sample 2 empty (0) -> 0.5
     assert out["rougeL"] == pytest.approx(0.5)

@@ -38,9 +38,11 @@ def _reference_segment_accuracy(preds, targets) -> float:
 
 def test_segment_accuracy_matches_reference_and_splits() -> None:
     r = random.Random(0)
+
     def sample():
         s = r.randint(0, 8) / 2
         return {"label": r.choice("ab"), "segments": [[s, s + r.randint(1, 8) / 2]], "duration": 10}
+
     targets = [sample() for _ in range(30)]
     preds = [sample() for _ in range(30)]
     whole, a, b = SegmentAccuracy(), SegmentAccuracy(), SegmentAccuracy()

@@ -48,7 +48,10 @@ def recognition(task, r, i):
 
 
 def qa(task, r, i):
-    return {"answer": r.choice(["yes", "no", "two", "left violin"]), "type": r.choice(["count", "Audio-Visual Existential"])}
+    return {
+        "answer": r.choice(["yes", "no", "two", "left violin"]),
+        "type": r.choice(["count", "Audio-Visual Existential"]),
+    }
 
 
 def caption(task, r, i):
@@ -58,7 +61,9 @@ def caption(task, r, i):
 def localisation(task, r, i):
     duration = r.randint(5, 10)
     s = r.randint(0, duration - 2)
-    segments = [[float(s), float(r.randint(s + 1, duration - 1))]] + ([_span(r, duration)] if r.random() < 0.3 else [])
+    segments = [[float(s), float(r.randint(s + 1, duration - 1))]] + (
+        [_span(r, duration)] if r.random() < 0.3 else []
+    )
     return {"label": r.choice(LABELS), "segments": segments, "duration": duration}
 
 
@@ -67,7 +72,11 @@ def dense(task, r, i):
 
 
 def parsing(task, r, i):
-    return {"audio": _events(r, 10, r.randint(0, 2)), "visual": _events(r, 10, r.randint(0, 2)), "duration": 10}
+    return {
+        "audio": _events(r, 10, r.randint(0, 2)),
+        "visual": _events(r, 10, r.randint(0, 2)),
+        "duration": 10,
+    }
 
 
 def grounding(task, r, i):
@@ -79,7 +88,9 @@ def grounding(task, r, i):
 def segmentation(task, r, i):
     target = {"label": r.choice(LABELS)}
     if task.kind == "ref":
-        target["subset"] = ["seen", "unseen", "null"][i % 3] if i >= 0 else r.choice(["seen", "unseen", "null"])
+        target["subset"] = (
+            ["seen", "unseen", "null"][i % 3] if i >= 0 else r.choice(["seen", "unseen", "null"])
+        )
     empty = target.get("subset") == "null" or (task.kind != "ref" and i >= 0 and i % 4 == 3)
     target["mask"] = _mask(r, empty)
     return target

@@ -9,10 +9,16 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.tasks.examples import (
+    FAMILY_GENERATORS,
+    META,
+    example_targets,
+    ground_truth_predictions,
+    random_target,
+)
 
 import crabplus.tasks as tasks
 from crabplus.data.interface import SPECIAL_TOKENS
-from tests.tasks.examples import FAMILY_GENERATORS, META, example_targets, ground_truth_predictions, random_target
 
 pytestmark = pytest.mark.unit
 NAMES = tasks.names()
@@ -110,4 +116,6 @@ def test_state_merges_like_one_process(name: str) -> None:
     merged = b.compute()
     assert merged.keys() == whole.keys()
     for key in whole:
-        assert merged[key] == pytest.approx(whole[key], nan_ok=True) or (math.isnan(merged[key]) and math.isnan(whole[key]))
+        assert merged[key] == pytest.approx(whole[key], nan_ok=True) or (
+            math.isnan(merged[key]) and math.isnan(whole[key])
+        )

@@ -37,7 +37,9 @@ def test_route_round_trip_and_box_fill() -> None:
     assert isinstance(segmenter, Segmenter)
     junk = task.parse("nothing")
     filled = masks_from_box_prompts([parsed, junk], [None, None], segmenter)
-    assert torch.equal(filled[0]["mask"], _mask()) and filled[1] is junk  # the box covers the rectangle exactly
+    assert (
+        torch.equal(filled[0]["mask"], _mask()) and filled[1] is junk
+    )  # the box covers the rectangle exactly
     metric = task.make_metric()
     metric.update(filled, [target, target])
     assert metric.compute()["j"] == pytest.approx(0.5)  # 1 and 0 (unparseable)

@@ -14,8 +14,26 @@ pytestmark = pytest.mark.unit
 
 PUBLIC = ["ave", "avvp", "music_avqa", "arig", "s4", "ms3", "avss", "ref_avs", "avcap", "unav100", "ks", "ucf101",
           "cremad", "meld"]  # fmt: skip
-SYNTHETIC = ["synth_cls", "synth_match", "synth_loc", "synth_avvp", "synth_ground", "synth_seg", "synth_qa", "synth_cap"]
-FAMILIES = {"recognition", "matching", "localisation", "parsing", "grounding", "segmentation", "qa", "captioning"}
+SYNTHETIC = [
+    "synth_cls",
+    "synth_match",
+    "synth_loc",
+    "synth_avvp",
+    "synth_ground",
+    "synth_seg",
+    "synth_qa",
+    "synth_cap",
+]
+FAMILIES = {
+    "recognition",
+    "matching",
+    "localisation",
+    "parsing",
+    "grounding",
+    "segmentation",
+    "qa",
+    "captioning",
+}
 
 
 def test_registry_matches_the_files() -> None:

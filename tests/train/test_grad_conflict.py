@@ -66,14 +66,16 @@ def test_hand_computed_matrix_and_no_side_effects():
     tasks, matrix = callback.measure(module)
     r = 1 / math.sqrt(2)
     assert tasks == ["a", "b", "c"]
-    assert matrix.tolist() == pytest.approx([[1, 0, -r], [0, 1, r], [-r, r, 1]], abs=1e-6)
+    expected = torch.tensor([[1, 0, -r], [0, 1, r], [-r, r, 1]])
+    torch.testing.assert_close(matrix, expected, atol=1e-6, rtol=0)
     assert module.w.grad.tolist() == [7.0, 7.0] and module.training
 
 
 @pytest.mark.unit
 def test_fast_path_matches_literal_formula():
     grads = torch.randn(4, 50, dtype=torch.float64)
-    assert cosine_matrix(grads).tolist() == pytest.approx(cosine_matrix_reference(list(grads)), abs=1e-9)
+    reference = torch.tensor(cosine_matrix_reference(list(grads)), dtype=torch.float64)
+    torch.testing.assert_close(cosine_matrix(grads), reference, atol=1e-9, rtol=0)
 
 
 @pytest.mark.unit

@@ -32,7 +32,7 @@ def _trainer(tmp_path, max_steps: int, callbacks=()) -> L.Trainer:
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["tiny-modular", "tiny-omni"])
 def test_overfit_fixed_batch_loss_goes_down(tmp_path, preset):
-    module = AVLLMModule(preset=preset, adapter=ADAPTER, optimizer=OptimizerConfig(lr=3e-3, warmup_ratio=0.0))
+    module = AVLLMModule(preset=preset, adapter=ADAPTER, optimizer=OptimizerConfig(lr=2e-2, warmup_ratio=0.0))
     data = FixedDataModule(module.model.media_spec, count=4, batch_size=4)
     recorder = LossRecorder()
     _trainer(tmp_path, 50, [recorder]).fit(module, data)

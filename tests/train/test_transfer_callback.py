@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import lightning as L
 import pytest
 import torch
+from tests.transfer.tiny_store import CONFIG, HIGHER, build_tiny_store
 
 from crabplus.train.callbacks.transfer import TransferCallback, parse_metric_keys
 from crabplus.transfer import Recipe, ResultsStore
-from tests.transfer.tiny_store import CONFIG, HIGHER, build_tiny_store
 
 
 class FakeLogger:

@@ -9,7 +9,13 @@ import textwrap
 
 import pytest
 
-from crabplus.transfer import Recipe, derive_pairs, derive_single_tasks, derive_subset_config, recipe_fingerprint
+from crabplus.transfer import (
+    Recipe,
+    derive_pairs,
+    derive_single_tasks,
+    derive_subset_config,
+    recipe_fingerprint,
+)
 from crabplus.transfer._runner import load_config
 
 pytestmark = pytest.mark.unit

@@ -3,6 +3,7 @@
 import csv
 
 import pytest
+from tests.transfer.tiny_store import CONFIG, build_tiny_store
 
 from crabplus.transfer import (
     Recipe,
@@ -13,7 +14,6 @@ from crabplus.transfer import (
     write_report,
 )
 from crabplus.transfer.cli import main
-from tests.transfer.tiny_store import CONFIG, build_tiny_store
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -106,6 +106,7 @@ def test_cli_report_and_pairs(store, tmp_path, capsys):
     import yaml
 
     config.write_text(yaml.safe_dump(CONFIG))
-    assert main(["pairs", "--config", str(config), "--store", str(store.path), "--out", str(tmp_path / "p")]) == 0
+    assert main(["pairs", "--config", str(config), "--store", str(store.path), "--out", str(tmp_path / "p"),
+                 "--no-resolve"]) == 0
     assert (tmp_path / "p" / "pairs.png").read_bytes()[:8] == PNG_MAGIC
     assert "missing two-task runs: a+c, b+c" in capsys.readouterr().out

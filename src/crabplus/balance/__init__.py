@@ -28,9 +28,15 @@ from crabplus.balance._coefficients import (
     others_over_self,
 )
 from crabplus.balance._data import AVTensorDataset, SynthAVDataModule, batch_labels, collate_av
-from crabplus.balance._grad import ScaleHandle, add_ge_noise, grad_scale, scale_gradients, scale_learning_rates
+from crabplus.balance._grad import (
+    ScaleHandle,
+    add_ge_noise,
+    grad_scale,
+    scale_gradients,
+    scale_learning_rates,
+)
 from crabplus.balance._llm import dropped_modality_outputs
-from crabplus.balance._model import FUSIONS, AVClassifier, AVOutputs, AudioEncoder, VideoEncoder
+from crabplus.balance._model import FUSIONS, AudioEncoder, AVClassifier, AVOutputs, VideoEncoder
 from crabplus.balance._module import AVClassifierModule
 from crabplus.balance._probe import encoder_features, linear_probe_accuracy
 from crabplus.balance._strategy import MLB, OGMGE, BalanceStrategy, FusedOnly, MultiLoss

@@ -60,7 +60,9 @@ def render_clips(world, classes: list[str], indices: range, cfg: BackboneConfig,
         clip = world.render(world.scene(index, classes=classes))
         frames = torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float() / 255  # (T, 3, H, W)
         videos.append(fit_video(frames[None], cfg)[0])  # (T', 3, S, S)
-        mel = torch.as_tensor(mel_fn(torch.from_numpy(clip.audio), sr, cfg.n_mels), dtype=torch.float32)  # (M, F)
+        mel = torch.as_tensor(
+            mel_fn(torch.from_numpy(clip.audio), sr, cfg.n_mels), dtype=torch.float32
+        )  # (M, F)
         mel = (mel - mel.mean()) / (mel.std() + 1e-6)
         audios.append(fit_audio(mel[None], cfg)[0])  # (M, F')
     video = (torch.stack(videos) * 255).round().to(torch.uint8)
@@ -101,7 +103,9 @@ def build_domains(
         raw = [
             {
                 "train": render_clips(world, g, range(base, base + n_train), cfg, mel_fn),
-                "test": render_clips(world, g, range(base + _TEST_OFFSET, base + _TEST_OFFSET + n_test), cfg, mel_fn),
+                "test": render_clips(
+                    world, g, range(base + _TEST_OFFSET, base + _TEST_OFFSET + n_test), cfg, mel_fn
+                ),
             }
             for base, g in zip(range(0, _DOMAIN_STRIDE * len(groups), _DOMAIN_STRIDE), groups)
         ]

@@ -11,7 +11,8 @@ The replay buffer and the selection generator are written to and read from check
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
+from typing import Any, TypeVar
 
 import lightning as L
 import torch
@@ -22,14 +23,23 @@ from crabplus.continual.retrieval import retrieval_recall
 
 __all__ = ["AVPretrainModule"]
 
+_C = TypeVar("_C")
+
+
+def _as_config(cls: type[_C], value: _C | dict | None) -> _C:
+    """A config dataclass from an instance, a dict of its fields, or None (defaults)."""
+    if value is None:
+        return cls()
+    return cls(**value) if isinstance(value, dict) else value
+
 
 class AVPretrainModule(L.LightningModule):
     """Continual audio-video contrastive + masked-reconstruction pre-training.
 
     Args:
         method: "stella" (default), "stella_noselect", "er" or "finetune".
-        backbone: backbone sizes (tiny defaults).
-        stella: STELLA hyper-parameters.
+        backbone: backbone sizes (tiny defaults); a dict of its fields is accepted (checkpoints).
+        stella: STELLA hyper-parameters; a dict of its fields is accepted.
         lr: Adam learning rate (paper 1e-4; tiny models train faster at 1e-3).
         weight_decay: Adam weight decay (paper 5e-7).
         seed: seeds selection, masking and the buffer.
@@ -38,15 +48,27 @@ class AVPretrainModule(L.LightningModule):
     def __init__(
         self,
         method: str = "stella",
-        backbone: BackboneConfig | None = None,
-        stella: StellaConfig | None = None,
+        backbone: BackboneConfig | dict | None = None,
+        stella: StellaConfig | dict | None = None,
         lr: float = 1e-3,
         weight_decay: float = 5e-7,
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.net = ContinualAVPretrainer(backbone or BackboneConfig(), stella or StellaConfig(), method, seed)
+        backbone = _as_config(BackboneConfig, backbone)
+        stella = _as_config(StellaConfig, stella)
+        # plain dicts in the checkpoint, so it loads with torch.load(weights_only=True)
+        self.save_hyperparameters(
+            {
+                "method": method,
+                "backbone": asdict(backbone),
+                "stella": asdict(stella),
+                "lr": lr,
+                "weight_decay": weight_decay,
+                "seed": seed,
+            }
+        )
+        self.net = ContinualAVPretrainer(backbone, stella, method, seed)
 
     @staticmethod
     def _media(batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +79,9 @@ class AVPretrainModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss, logs = self.net.training_loss(*self._media(batch))
-        self.log_dict({f"train/continual/{k}": v for k, v in logs.items()}, batch_size=batch["video"].shape[0])
+        self.log_dict(
+            {f"train/continual/{k}": v for k, v in logs.items()}, batch_size=batch["video"].shape[0]
+        )
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -70,7 +94,9 @@ class AVPretrainModule(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         hp = self.hparams
-        return torch.optim.Adam(self.parameters(), lr=hp.lr, betas=(0.95, 0.999), weight_decay=hp.weight_decay)
+        return torch.optim.Adam(
+            self.parameters(), lr=hp.lr, betas=(0.95, 0.999), weight_decay=hp.weight_decay
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["continual"] = {

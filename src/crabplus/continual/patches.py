@@ -27,7 +27,9 @@ def fit_video(video: torch.Tensor, cfg: BackboneConfig) -> torch.Tensor:
         video = video[:, idx]  # (B, T', 3, S, S)
     if video.shape[-1] != cfg.image_size or video.shape[-2] != cfg.image_size:
         flat = video.flatten(0, 1)  # (B·T', 3, S, S)
-        flat = F.interpolate(flat, size=(cfg.image_size, cfg.image_size), mode="bilinear", align_corners=False)
+        flat = F.interpolate(
+            flat, size=(cfg.image_size, cfg.image_size), mode="bilinear", align_corners=False
+        )
         video = flat.unflatten(0, (b, cfg.num_frames))
     return video
 

@@ -23,8 +23,8 @@ from crabplus.continual.avm import AVMatching
 from crabplus.continual.backbone import AVBackbone
 from crabplus.continual.buffer import ReservoirBuffer
 from crabplus.continual.config import BackboneConfig, StellaConfig, method_config
-from crabplus.continual.patches import fit_audio, fit_video
 from crabplus.continual.objectives import info_nce, mae_loss, split_visible
+from crabplus.continual.patches import fit_audio, fit_video
 from crabplus.continual.scoring import prune_probabilities, score_clips
 from crabplus.continual.selection import select_audio_chunks, select_topk, select_video
 
@@ -48,7 +48,9 @@ class ContinualAVPretrainer(nn.Module):
         self.cfg, self.stella, self.method_name = backbone, stella, method
         self.method = method_config(method)
         self.backbone = AVBackbone(backbone)
-        self.avm = AVMatching(backbone.dim, stella.avm_dim, stella.avm_heads) if self.method.selection else None
+        self.avm = (
+            AVMatching(backbone.dim, stella.avm_dim, stella.avm_heads) if self.method.selection else None
+        )
         self.k_v = int(backbone.num_video_patches * (1 - stella.video_drop_ratio))
         self.k_a = int(backbone.num_audio_patches * (1 - stella.audio_drop_ratio))
         store = {"video": torch.uint8, "audio": torch.float16}
@@ -74,7 +76,9 @@ class ContinualAVPretrainer(nn.Module):
         )
         return keep_v, keep_a
 
-    def _keep_sets(self, pv, pa, replay: Batch | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Batch]:
+    def _keep_sets(
+        self, pv, pa, replay: Batch | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Batch]:
         """Steps 1-3 for the current clips (+ replayed clips): kept indices, VAM loss, fields to store."""
         b, lv, la = pv.shape[0], pv.shape[1], pa.shape[1]
         if not self.method.selection:
@@ -98,7 +102,9 @@ class ContinualAVPretrainer(nn.Module):
             return None
         return self.buffer.sample(self.stella.replay_batch or b)
 
-    def training_loss(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def training_loss(
+        self, video: torch.Tensor, audio: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss for one batch of current clips (B, T, 3, S, S), (B, n_mels, F), and log values."""
         pv, pa = self.backbone.patches(video, audio)  # (B, L_V, 3P²), (B, L_A, P²)
         b = pv.shape[0]

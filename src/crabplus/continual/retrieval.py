@@ -26,9 +26,7 @@ def _recall(query: torch.Tensor, gallery: torch.Tensor, ks: tuple[int, ...]) -> 
     return {k: float((rank < k).float().mean()) for k in ks}
 
 
-def retrieval_recall(
-    emb_a: torch.Tensor, emb_v: torch.Tensor, ks: tuple[int, ...] = KS
-) -> dict[str, float]:
+def retrieval_recall(emb_a: torch.Tensor, emb_v: torch.Tensor, ks: tuple[int, ...] = KS) -> dict[str, float]:
     """Recall@k in %, both directions: keys `a2v_r{k}` (audio queries) and `v2a_r{k}` (video queries)."""
     out = {f"a2v_r{k}": 100 * v for k, v in _recall(emb_a, emb_v, ks).items()}
     out |= {f"v2a_r{k}": 100 * v for k, v in _recall(emb_v, emb_a, ks).items()}

@@ -73,11 +73,16 @@ class ClipDataset(Dataset):
 
 
 @torch.no_grad()
-def evaluate_domain(net: ContinualAVPretrainer, media: dict[str, torch.Tensor], chunk: int = 64) -> dict[str, float]:
+def evaluate_domain(
+    net: ContinualAVPretrainer, media: dict[str, torch.Tensor], chunk: int = 64
+) -> dict[str, float]:
     """Zero-shot retrieval recall (in %) on one domain's test clips."""
     was_training = net.training
     net.eval()
-    embs = [net.embed(media["video"][i : i + chunk], media["audio"][i : i + chunk]) for i in range(0, len(media["video"]), chunk)]
+    embs = [
+        net.embed(media["video"][i : i + chunk], media["audio"][i : i + chunk])
+        for i in range(0, len(media["video"]), chunk)
+    ]
     net.train(was_training)
     emb_v = torch.cat([e[0] for e in embs])  # (N, d)
     emb_a = torch.cat([e[1] for e in embs])
@@ -109,7 +114,11 @@ def _summarize(matrix: dict[str, torch.Tensor]) -> dict[str, float]:
 
 
 def run_method(
-    method: str, domains: list[DomainClips], backbone: BackboneConfig, stella: StellaConfig, cfg: ScenarioConfig
+    method: str,
+    domains: list[DomainClips],
+    backbone: BackboneConfig,
+    stella: StellaConfig,
+    cfg: ScenarioConfig,
 ) -> ScenarioResult:
     """Train `method` on the domains in order; evaluate on every seen domain after each."""
     start = time.perf_counter()
@@ -141,13 +150,29 @@ def result_rows(result: ScenarioResult, domains: list[DomainClips], run_id: str,
         for step in range(m.shape[0]):
             for t in range(step + 1):
                 rows.append(
-                    dict(run_id=run_id, fingerprint=fp, task=f"continual/{domains[t].name}", metric=name,
-                         value=float(m[step, t]), higher_is_better=True, step=step, time=now)
+                    dict(
+                        run_id=run_id,
+                        fingerprint=fp,
+                        task=f"continual/{domains[t].name}",
+                        metric=name,
+                        value=float(m[step, t]),
+                        higher_is_better=True,
+                        step=step,
+                        time=now,
+                    )
                 )
     last = len(domains) - 1
     for key, value in result.summary.items():
         rows.append(
-            dict(run_id=run_id, fingerprint=fp, task="continual/summary", metric=key, value=value,
-                 higher_is_better=not key.startswith("F/"), step=last, time=now)
+            dict(
+                run_id=run_id,
+                fingerprint=fp,
+                task="continual/summary",
+                metric=key,
+                value=value,
+                higher_is_better=not key.startswith("F/"),
+                step=last,
+                time=now,
+            )
         )
     return rows

@@ -18,11 +18,17 @@ def build_parser() -> argparse.ArgumentParser:
     synth = sub.add_parser("synth", help="write the synthetic audio-visual world's task shards")
     synth.add_argument("--out", required=True, help="output root (<out>/<task>/<split>/shard-*.tar)")
     synth.add_argument("--config", default=None, help="YAML, e.g. configs/data/synth.yaml")
-    synth.add_argument("--split", action="append", default=None,
-                       help="split to write, repeatable or comma-separated (default: all configured)")
+    synth.add_argument(
+        "--split",
+        action="append",
+        default=None,
+        help="split to write, repeatable or comma-separated (default: all configured)",
+    )
     synth.add_argument("--workers", type=int, default=1, help="parallel processes")
     synth.add_argument("overrides", nargs="*", help="omegaconf dotlist overrides, e.g. splits.train=16")
-    sub.add_parser("convert", help="convert a public dataset (see `crabplus data convert --help`)", add_help=False)
+    sub.add_parser(
+        "convert", help="convert a public dataset (see `crabplus data convert --help`)", add_help=False
+    )
     return parser
 
 

@@ -21,7 +21,15 @@ from crabplus.data.mixture import Mixture, mixture_weights
 from crabplus.data.sample import MediaSpec, modalities_of
 from crabplus.data.shards import read_index, shard_paths
 
-__all__ = ["MultiTaskDataModule", "TaskEntry"]
+__all__ = ["MultiTaskDataModule", "TaskEntry", "UnknownTaskError"]
+
+
+class UnknownTaskError(KeyError):
+    """A configured task name the task registry does not know (message printed without repr quoting)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
 
 TaskEntry = dict  # {"name": str, "weight": float | None, "root": str | None, "eval": bool}
 
@@ -51,16 +59,32 @@ class MultiTaskDataModule(L.LightningDataModule):
         task_lookup: ``name -> Task`` (default ``crabplus.tasks.get``).
     """
 
-    def __init__(self, root: str, tasks: list, batch_size: int = 8, num_workers: int = 2, seed: int = 0,
-                 temperature: float | None = None, shuffle_buffer: int = 64, media: MediaSpec | None = None,
-                 num_batches: int | None = None, max_skip_share: float = 0.1, skip_min_samples: int = 20,
-                 train_split: str = "train", val_split: str = "val", test_split: str = "test",
-                 task_lookup: Callable | None = None):
+    def __init__(
+        self,
+        root: str,
+        tasks: list,
+        batch_size: int = 8,
+        num_workers: int = 2,
+        seed: int = 0,
+        temperature: float | None = None,
+        shuffle_buffer: int = 64,
+        media: MediaSpec | None = None,
+        num_batches: int | None = None,
+        max_skip_share: float = 0.1,
+        skip_min_samples: int = 20,
+        train_split: str = "train",
+        val_split: str = "val",
+        test_split: str = "test",
+        task_lookup: Callable | None = None,
+    ):
         super().__init__()
         self.root, self.batch_size, self.num_workers, self.seed = root, batch_size, num_workers, seed
         self.entries = [{"name": t} if isinstance(t, str) else dict(t) for t in tasks]
         self.temperature, self.shuffle_buffer, self.media = temperature, shuffle_buffer, media or MediaSpec()
-        self.num_batches, self.splits = num_batches, {"train": train_split, "val": val_split, "test": test_split}
+        self.num_batches, self.splits = (
+            num_batches,
+            {"train": train_split, "val": val_split, "test": test_split},
+        )
         self.skip = SkipPolicy(max_skip_share, skip_min_samples)
         self.task_lookup = task_lookup or _default_lookup
         self.task_names: list[str] = [e["name"] for e in self.entries]
@@ -86,7 +110,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         try:
             self.task_lookup(name)
         except KeyError as err:
-            raise KeyError(f"data.tasks: unknown task {name!r} ({err})") from err
+            raise UnknownTaskError(f"data.tasks: unknown task {name!r} ({err})") from err
 
     def setup(self, stage: str | None = None) -> None:
         """Read the index files and fix the mixture (cheap; no shard is opened)."""
@@ -112,15 +136,28 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.setup()
         rank, world = self._dist()
         self._check_resume(world)
-        ds = TrainMixtureDataset(self._train_sources, self.mixture, self.media, self.batch_size, self.task_lookup,
-                                 rank, world, self.seed, self.shuffle_buffer, self.skip, self.num_batches)
+        ds = TrainMixtureDataset(
+            self._train_sources,
+            self.mixture,
+            self.media,
+            self.batch_size,
+            self.task_lookup,
+            rank,
+            world,
+            self.seed,
+            self.shuffle_buffer,
+            self.skip,
+            self.num_batches,
+        )
         ds.start, ds.positions = self._next_batch, {int(c): dict(p) for c, p in self._positions.items()}
         self._train, self._world = ds, world
         return self._loader(ds)
 
     def _loader(self, ds) -> DataLoader:
         kwargs = {"prefetch_factor": 2} if self.num_workers > 0 else {}
-        return DataLoader(ds, batch_size=None, num_workers=self.num_workers, persistent_workers=False, **kwargs)
+        return DataLoader(
+            ds, batch_size=None, num_workers=self.num_workers, persistent_workers=False, **kwargs
+        )
 
     def _eval_loaders(self, split: str) -> list[DataLoader]:
         rank, world = self._dist()
@@ -128,8 +165,16 @@ class MultiTaskDataModule(L.LightningDataModule):
         for entry in self.entries:
             if entry.get("eval", True):
                 source, _ = self._source(entry, split)
-                ds = EvalTaskDataset(source, self.task_names.index(entry["name"]), self.media, self.batch_size,
-                                     self.task_lookup, rank, world, self.skip)
+                ds = EvalTaskDataset(
+                    source,
+                    self.task_names.index(entry["name"]),
+                    self.media,
+                    self.batch_size,
+                    self.task_lookup,
+                    rank,
+                    world,
+                    self.skip,
+                )
                 loaders.append(self._loader(ds))
         return loaders
 
@@ -174,8 +219,10 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     def load_state_dict(self, state: dict) -> None:
         if list(state["tasks"]) != self.task_names or state["seed"] != self.seed:
-            raise ValueError(f"data state is for tasks {state['tasks']} seed {state['seed']}, "
-                             f"this DataModule has {self.task_names} seed {self.seed}")
+            raise ValueError(
+                f"data state is for tasks {state['tasks']} seed {state['seed']}, "
+                f"this DataModule has {self.task_names} seed {self.seed}"
+            )
         self._next_batch = int(state["next_batch"])
         self._positions = {int(c): dict(p) for c, p in state["positions"].items()}
         self._skipped = dict(state["skipped"])
@@ -184,5 +231,7 @@ class MultiTaskDataModule(L.LightningDataModule):
     def _check_resume(self, world: int) -> None:
         saved = getattr(self, "_resume_from", None)
         if saved is not None and saved != (self.num_workers, world) and self._positions:
-            raise ValueError(f"exact data resume needs the saved data.num_workers={saved[0]} and world size "
-                             f"{saved[1]}; got num_workers={self.num_workers}, world size {world}")
+            raise ValueError(
+                f"exact data resume needs the saved data.num_workers={saved[0]} and world size "
+                f"{saved[1]}; got num_workers={self.num_workers}, world size {world}"
+            )

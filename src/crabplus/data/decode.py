@@ -166,19 +166,28 @@ def _mel_filters(n_fft: int, n_mels: int, sample_rate: int) -> torch.Tensor:
     from transformers.audio_utils import mel_filter_bank
 
     fb = mel_filter_bank(
-        num_frequency_bins=n_fft // 2 + 1, num_mel_filters=n_mels, min_frequency=0.0,
-        max_frequency=sample_rate / 2, sampling_rate=sample_rate, norm="slaney", mel_scale="slaney",
+        num_frequency_bins=n_fft // 2 + 1,
+        num_mel_filters=n_mels,
+        min_frequency=0.0,
+        max_frequency=sample_rate / 2,
+        sampling_rate=sample_rate,
+        norm="slaney",
+        mel_scale="slaney",
     )
     return torch.from_numpy(fb.T.astype(np.float32))  # (n_mels, n_fft // 2 + 1)
 
 
-def log_mel(waveform: torch.Tensor, sample_rate: int, n_mels: int, hop: int = 160, n_fft: int = 400) -> torch.Tensor:
+def log_mel(
+    waveform: torch.Tensor, sample_rate: int, n_mels: int, hop: int = 160, n_fft: int = 400
+) -> torch.Tensor:
     """log10 mel power spectrogram ``(n_mels, F)``, ``F = 1 + N // hop`` (centred frames, Hann window).
 
     ``mel = M @ |STFT(x)|^2`` with Slaney mel filters ``M``; values floored at 1e-10 before the log.
     """
     x = waveform.float()
-    spec = torch.stft(x, n_fft, hop_length=hop, window=torch.hann_window(n_fft), center=True, return_complex=True)
+    spec = torch.stft(
+        x, n_fft, hop_length=hop, window=torch.hann_window(n_fft), center=True, return_complex=True
+    )
     power = spec.abs() ** 2  # (n_fft // 2 + 1, F)
     mel = _mel_filters(n_fft, n_mels, sample_rate) @ power  # (n_mels, F)
     return torch.log10(mel.clamp_min(1e-10))

@@ -45,7 +45,9 @@ def encode_mp4(
             astream = container.add_stream("aac", rate=int(sample_rate), layout=layout)
         if vstream is not None:
             for img in frames:
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(format="yuv420p")
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(
+                    format="yuv420p"
+                )
                 for packet in vstream.encode(frame):
                     container.mux(packet)
             for packet in vstream.encode():

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
     "SPAN_DECIMALS",
@@ -124,7 +124,7 @@ class Group:
     parts: tuple[Part, ...]
 
 
-Part = Union[Text, Event, Span, Box, Point, MaskToken, Group]
+Part = Text | Event | Span | Box | Point | MaskToken | Group
 
 
 @dataclass(frozen=True)

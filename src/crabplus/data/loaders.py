@@ -75,8 +75,12 @@ def collate(samples: list[dict]) -> dict:
     keys = [k for k in MEDIA_KEYS if k in samples[0]]
     for s in samples:
         if [k for k in MEDIA_KEYS if k in s] != keys:
-            raise ValueError(f"batch is not modality-homogeneous: {s['key']} has {[k for k in MEDIA_KEYS if k in s]}, expected {keys}")
-    batch = {name: [s[name] for s in samples] for name in ("task", "key", "prompt", "answer", "target", "meta")}
+            raise ValueError(
+                f"batch is not modality-homogeneous: {s['key']} has {[k for k in MEDIA_KEYS if k in s]}, expected {keys}"
+            )
+    batch = {
+        name: [s[name] for s in samples] for name in ("task", "key", "prompt", "answer", "target", "meta")
+    }
     batch["task_id"] = torch.tensor([s["task_id"] for s in samples], dtype=torch.long)  # (B,)
     for k in keys:
         batch[k] = torch.stack([s[k] for s in samples])  # (B, ...)
@@ -96,12 +100,27 @@ class TrainMixtureDataset(IterableDataset):
     next multiple of ``epoch_batches``, so a run resumed mid-epoch finishes that epoch.
     """
 
-    def __init__(self, sources: list[TaskSource], mixture: Mixture, spec: MediaSpec, batch_size: int,
-                 task_lookup: Callable, rank: int = 0, world_size: int = 1, seed: int = 0,
-                 buffer_size: int = 64, skip: SkipPolicy | None = None, epoch_batches: int | None = None):
+    def __init__(
+        self,
+        sources: list[TaskSource],
+        mixture: Mixture,
+        spec: MediaSpec,
+        batch_size: int,
+        task_lookup: Callable,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        buffer_size: int = 64,
+        skip: SkipPolicy | None = None,
+        epoch_batches: int | None = None,
+    ):
         self.sources, self.mixture, self.spec, self.batch_size = sources, mixture, spec, batch_size
         self.task_lookup, self.rank, self.world_size, self.seed = task_lookup, rank, world_size, seed
-        self.buffer_size, self.skip_policy, self.epoch_batches = buffer_size, skip or SkipPolicy(), epoch_batches
+        self.buffer_size, self.skip_policy, self.epoch_batches = (
+            buffer_size,
+            skip or SkipPolicy(),
+            epoch_batches,
+        )
         self.start = 0
         self.positions: dict[int, dict[str, int]] = {}
 
@@ -114,8 +133,9 @@ class TrainMixtureDataset(IterableDataset):
         slot, num_slots = self.rank * nw + residue, self.world_size * nw
         streams = []
         for tid, src in enumerate(self.sources):
-            stream = TaskStream(src.name, list(src.shards), self.seed * 1_000_003 + tid, slot, num_slots,
-                                self.buffer_size)
+            stream = TaskStream(
+                src.name, list(src.shards), self.seed * 1_000_003 + tid, slot, num_slots, self.buffer_size
+            )
             stream.skip_to(self.positions.get(residue, {}).get(src.name, 0))
             streams.append(stream)
         return streams
@@ -123,7 +143,11 @@ class TrainMixtureDataset(IterableDataset):
     def __iter__(self) -> Iterator[dict]:
         w, nw = _worker()
         first = self.start + w
-        end = None if self.epoch_batches is None else (self.start // self.epoch_batches + 1) * self.epoch_batches
+        end = (
+            None
+            if self.epoch_batches is None
+            else (self.start // self.epoch_batches + 1) * self.epoch_batches
+        )
         streams = self._streams(first % nw, nw) if end is None or first < end else []
         skip = SkipPolicy(self.skip_policy.max_share, self.skip_policy.min_samples)
         b = first
@@ -157,8 +181,17 @@ class TrainMixtureDataset(IterableDataset):
 class EvalTaskDataset(IterableDataset):
     """One pass over one task's split, in shard order, split over ranks and workers; batches of one task."""
 
-    def __init__(self, source: TaskSource, task_id: int, spec: MediaSpec, batch_size: int, task_lookup: Callable,
-                 rank: int = 0, world_size: int = 1, skip: SkipPolicy | None = None):
+    def __init__(
+        self,
+        source: TaskSource,
+        task_id: int,
+        spec: MediaSpec,
+        batch_size: int,
+        task_lookup: Callable,
+        rank: int = 0,
+        world_size: int = 1,
+        skip: SkipPolicy | None = None,
+    ):
         self.source, self.task_id, self.spec, self.batch_size = source, task_id, spec, batch_size
         self.task_lookup, self.rank, self.world_size = task_lookup, rank, world_size
         self.skip_policy = skip or SkipPolicy()
@@ -170,7 +203,9 @@ class EvalTaskDataset(IterableDataset):
         samples, delta = [], {}
         for raw in slot_samples(list(self.source.shards), range(len(self.source.shards)), slot, num_slots):
             try:
-                sample = decode_sample(raw, self.source.name, self.source.modalities, self.spec, self.task_lookup)
+                sample = decode_sample(
+                    raw, self.source.name, self.source.modalities, self.spec, self.task_lookup
+                )
             except BadSample as err:
                 skip.skip(self.source.name, raw, str(err), delta)
                 continue

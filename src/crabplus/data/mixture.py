@@ -19,7 +19,9 @@ import numpy as np
 __all__ = ["Mixture", "mixture_weights"]
 
 
-def mixture_weights(sizes: dict[str, int], weights: dict[str, float | None], temperature: float | None) -> dict[str, float]:
+def mixture_weights(
+    sizes: dict[str, int], weights: dict[str, float | None], temperature: float | None
+) -> dict[str, float]:
     """Normalised weights: explicit ``weights`` (missing ones = 1), or temperature over ``sizes``."""
     if temperature is not None:
         if temperature <= 0:
@@ -53,12 +55,16 @@ class Mixture:
     seed: int = 0
 
     @classmethod
-    def build(cls, task_modalities: dict[str, tuple[str, ...]], weights: dict[str, float], seed: int = 0) -> Mixture:
+    def build(
+        cls, task_modalities: dict[str, tuple[str, ...]], weights: dict[str, float], seed: int = 0
+    ) -> Mixture:
         tasks = tuple(task_modalities)
         groups: dict[str, list[int]] = {}
         for tid, task in enumerate(tasks):
             groups.setdefault("+".join(task_modalities[task]) or "text", []).append(tid)
-        return cls(tasks, tuple(weights[t] for t in tasks), {g: tuple(v) for g, v in sorted(groups.items())}, seed)
+        return cls(
+            tasks, tuple(weights[t] for t in tasks), {g: tuple(v) for g, v in sorted(groups.items())}, seed
+        )
 
     def group_probs(self) -> dict[str, float]:
         return {g: sum(self.weights[t] for t in tids) for g, tids in self.groups.items()}

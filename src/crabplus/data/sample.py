@@ -33,7 +33,8 @@ class MediaSpec:
         clip_seconds: audio is cropped / zero-padded to this length (N = clip_seconds * sample_rate).
         n_mels, hop, n_fft: log-mel settings; F = 1 + N // hop.
         waveform: also return the raw waveform.
-        decode: decode media at all (False = text only; for mixture tests and benchmarks of the sampler).
+        decode: decode media at all (False = text only, batches keep their modality group but carry no
+            media; for mixture tests and benchmarks of the sampler).
     """
 
     num_frames: int = 8
@@ -54,8 +55,6 @@ class MediaSpec:
 def modalities_of(media_keys, spec: MediaSpec) -> tuple[str, ...]:
     """Batch media keys produced by a sample with these file extensions (fixed order)."""
     keys = set(media_keys)
-    if not spec.decode:
-        return ()
     out = []
     if "mp4" in keys:
         out.append("video")
@@ -87,6 +86,8 @@ def _first(raw: dict, exts) -> bytes | None:
 
 def _decode_media(raw: dict, modalities: tuple[str, ...], spec: MediaSpec) -> dict:
     out: dict = {}
+    if not spec.decode:  # text-only mode: the group is still that of the media, nothing is decoded
+        return out
     try:
         if "video" in modalities:
             out["video"] = load_video(_need(raw, ("mp4",)), spec.num_frames, spec.frame_size, as_float=True)
@@ -125,7 +126,12 @@ def decode_sample(
         raise BadSample(f"malformed json: {err}") from err
     if record.get("task") != task:
         raise BadSample(f"json task {record.get('task')!r} is not this stream's task {task!r}")
-    sample = {"task": task, "key": f"{raw['__shard__']}:{raw['__key__']}", "meta": meta, "reasoning": reasoning}
+    sample = {
+        "task": task,
+        "key": f"{raw['__shard__']}:{raw['__key__']}",
+        "meta": meta,
+        "reasoning": reasoning,
+    }
     sample.update(_decode_media(raw, modalities, spec))
     if "mask" in sample:
         target["mask"] = sample["mask"]

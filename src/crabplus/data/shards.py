@@ -39,7 +39,9 @@ class ShardWriter:
         version: data version recorded in index.json (part of a run's recipe fingerprint).
     """
 
-    def __init__(self, root: str | os.PathLike, task: str, split: str, maxcount: int = 64, version: str = "1"):
+    def __init__(
+        self, root: str | os.PathLike, task: str, split: str, maxcount: int = 64, version: str = "1"
+    ):
         if maxcount < 1:
             raise ValueError(f"ShardWriter maxcount must be >= 1, got {maxcount}")
         self.dir = Path(root) / task / split
@@ -58,7 +60,9 @@ class ShardWriter:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def write(self, key: str, meta: dict, target: dict, media: dict[str, bytes], reasoning: str | None = None) -> None:
+    def write(
+        self, key: str, meta: dict, target: dict, media: dict[str, bytes], reasoning: str | None = None
+    ) -> None:
         """Add one sample. A ``target["mask"]`` array is moved to ``mask.png`` (masks never go to json)."""
         self._check_key(key)
         media, target = dict(media), dict(target)
@@ -98,7 +102,9 @@ class ShardWriter:
 
     def _check_key(self, key: str) -> None:
         if not key or "." in key or "/" in key:
-            raise ValueError(f"sample key {key!r} must be non-empty without '.' or '/' (webdataset splits on them)")
+            raise ValueError(
+                f"sample key {key!r} must be non-empty without '.' or '/' (webdataset splits on them)"
+            )
         if key in self._keys:
             raise ValueError(f"duplicate sample key {key!r} in {self.dir}")
         self._keys.add(key)
@@ -106,7 +112,9 @@ class ShardWriter:
     def _next_shard(self) -> None:
         if self._tar is not None:
             self._tar.close()
-        self._tar = tarfile.open(self.dir / (SHARD_PATTERN % len(self.counts)), "w", format=tarfile.USTAR_FORMAT)
+        self._tar = tarfile.open(
+            self.dir / (SHARD_PATTERN % len(self.counts)), "w", format=tarfile.USTAR_FORMAT
+        )
         self.counts.append(0)
 
     def _add(self, name: str, data: bytes) -> None:
@@ -120,8 +128,10 @@ def read_index(root: str | os.PathLike, task: str, split: str) -> dict:
     path = Path(root) / task / split / "index.json"
     if not path.is_file():
         found = sorted(p.parent.parent.name for p in Path(root).glob(f"*/{split}/index.json"))
-        raise FileNotFoundError(f"no shards for task {task!r} split {split!r}: {path} missing; tasks with "
-                                f"split {split!r} under {root}: {', '.join(found) or 'none'}")
+        raise FileNotFoundError(
+            f"no shards for task {task!r} split {split!r}: {path} missing; tasks with "
+            f"split {split!r} under {root}: {', '.join(found) or 'none'}"
+        )
     return json.loads(path.read_text())
 
 
@@ -153,8 +163,11 @@ def iter_shard(path: str | os.PathLike) -> Iterator[dict]:
                     current = {"__key__": key, "__shard__": str(path)}
                 current[ext] = tar.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError) as err:
-        warnings.warn(f"shard {path}: unreadable after key {current and current['__key__']!r} ({err}); "
-                      "rest of the shard skipped", stacklevel=2)
+        warnings.warn(
+            f"shard {path}: unreadable after key {current and current['__key__']!r} ({err}); "
+            "rest of the shard skipped",
+            stacklevel=2,
+        )
         return
     if current is not None:
         yield current

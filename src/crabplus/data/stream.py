@@ -42,7 +42,9 @@ def slot_samples(shards: list[Path], order, slot: int, num_slots: int) -> Iterat
 class TaskStream:
     """Infinite, shuffled, resumable raw-sample stream of one task for one slot."""
 
-    def __init__(self, task: str, shards: list[Path], seed: int, slot: int, num_slots: int, buffer_size: int = 64):
+    def __init__(
+        self, task: str, shards: list[Path], seed: int, slot: int, num_slots: int, buffer_size: int = 64
+    ):
         if not shards:
             raise EmptyStreamError(f"task {task!r} has no shards")
         self.task, self.shards, self.seed = task, list(shards), int(seed)

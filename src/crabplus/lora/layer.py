@@ -157,7 +157,9 @@ class ILoRALinear(nn.Linear):
             g = gate.to(z.dtype).unsqueeze(-1)  # (N, K, 1)
             u = (g * (z if z.dim() == 3 else z.unsqueeze(1))).flatten(1)  # (N, K*r) gated, expanded rank
         # In place into the fresh frozen output (mm/addmm do not save their output for backward).
-        y = base.addmm_(u.to(base.dtype), self.lora_B.weight.t().to(base.dtype), alpha=self.scaling)  # (N, d_out)
+        y = base.addmm_(
+            u.to(base.dtype), self.lora_B.weight.t().to(base.dtype), alpha=self.scaling
+        )  # (N, d_out)
         return y.view(*lead, self.out_features)
 
     def forward_reference(self, x: torch.Tensor) -> torch.Tensor:

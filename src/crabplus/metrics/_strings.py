@@ -31,18 +31,20 @@ def append_strings(metric: Metric, name: str, strings: list[str]) -> None:
     """Append strings to the column ``name``."""
     encoded = [s.encode("utf-8") for s in strings]
     flat = b"".join(encoded)
-    getattr(metric, f"{name}_bytes").append(torch.frombuffer(bytearray(flat), dtype=torch.uint8).clone()
-                                            if flat else torch.zeros(0, dtype=torch.uint8))
-    getattr(metric, f"{name}_lens").append(torch.tensor([len(b) for b in encoded], dtype=torch.long))
+    data = torch.frombuffer(bytearray(flat), dtype=torch.uint8) if flat else torch.zeros(0, dtype=torch.uint8)
+    # list states are gathered by the process group (NCCL: CUDA only): keep them on the metric's device
+    getattr(metric, f"{name}_bytes").append(data.to(metric.device))
+    lengths = torch.tensor([len(b) for b in encoded], dtype=torch.long, device=metric.device)
+    getattr(metric, f"{name}_lens").append(lengths)
 
 
 def cat_state(state: list[torch.Tensor] | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """A ``cat`` list state as one 1-D tensor, whether still a list (local) or already a tensor (synced)."""
     if isinstance(state, torch.Tensor):
-        return state.to(dtype).flatten()
+        return state.to("cpu", dtype).flatten()
     if len(state) == 0:
         return torch.zeros(0, dtype=dtype)
-    return dim_zero_cat(state).to(dtype)
+    return dim_zero_cat(state).to("cpu", dtype)
 
 
 def read_strings(metric: Metric, name: str) -> list[str]:

@@ -118,7 +118,9 @@ class AVVPScores(Metric):
     def update(self, predictions: list[dict], targets: list[dict]) -> None:
         """Targets ``{"audio": [[label, s, e], ...], "visual": [...], "duration"}``; predictions alike."""
         for pred, target in zip(predictions, targets):
-            self.score_sum += torch.tensor(avvp_video_scores(pred, target), dtype=torch.float64)
+            self.score_sum += torch.tensor(
+                avvp_video_scores(pred, target), dtype=torch.float64, device=self.device
+            )
             self.count += 1
 
     def compute(self) -> dict[str, float]:

@@ -85,7 +85,7 @@ class QAAccuracy(Metric):
     def update(self, predictions: list[dict], targets: list[dict]) -> None:
         """Record one batch; targets carry ``answer`` and optionally ``type``."""
         hits = [_pred_label(p, self.key) == label_key(t[self.key]) for p, t in zip(predictions, targets)]
-        self.correct.append(torch.tensor(hits, dtype=torch.bool))
+        self.correct.append(torch.tensor(hits, dtype=torch.bool, device=self.device))
         append_strings(self, "type", [label_key(t.get("type") or "all").replace(" ", "_") for t in targets])
 
     def compute(self) -> dict[str, float]:

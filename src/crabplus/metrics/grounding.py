@@ -46,7 +46,7 @@ class BoxGroundingScores(Metric):
 
     def update(self, predictions: list[dict], targets: list[dict]) -> None:
         """Record one batch of box predictions."""
-        thresholds = torch.tensor(AUC_THRESHOLDS, dtype=torch.float64)
+        thresholds = torch.tensor(AUC_THRESHOLDS, dtype=torch.float64, device=self.device)
         for pred, target in zip(predictions, targets):
             ok = not is_unparseable(pred)
             iou = box_iou(pred["box"], target["box"]) if ok and pred.get("box") is not None else 0.0

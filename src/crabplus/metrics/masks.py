@@ -40,7 +40,7 @@ def as_probability(mask: torch.Tensor | None, shape: tuple[int, int]) -> torch.T
     """Prediction mask as a float64 (H, W) map in [0, 1], resized to ``shape``; None stays None."""
     if mask is None:
         return None
-    m = torch.as_tensor(mask).to(torch.float64).squeeze()
+    m = torch.as_tensor(mask).detach().to("cpu", torch.float64).squeeze()
     if m.ndim != 2:
         return None
     if tuple(m.shape) != tuple(shape):
@@ -77,6 +77,11 @@ def f_curve(prob: torch.Tensor | None, gt: torch.Tensor) -> torch.Tensor:
     return f_score(precision, recall)
 
 
+def _target_mask(target: dict) -> torch.Tensor:
+    """The target mask as a CPU (H, W) bool tensor (mask metrics compute on the CPU)."""
+    return torch.as_tensor(target["mask"]).detach().to("cpu").bool().squeeze()
+
+
 def _prob(pred: dict, gt: torch.Tensor) -> torch.Tensor | None:
     if is_unparseable(pred):
         return None
@@ -91,10 +96,15 @@ class _JFAccumulator:
         self.metric, self.s = metric, suffix
         for name in ("j_sum", "j_count", "f_count"):
             metric.add_state(name + suffix, default=torch.tensor(0.0, dtype=f64), dist_reduce_fx="sum")
-        metric.add_state("f_sum" + suffix, default=torch.zeros(len(F_THRESHOLDS), dtype=f64), dist_reduce_fx="sum")
+        metric.add_state(
+            "f_sum" + suffix, default=torch.zeros(len(F_THRESHOLDS), dtype=f64), dist_reduce_fx="sum"
+        )
 
-    def _add(self, name: str, value) -> None:
-        setattr(self.metric, name + self.s, getattr(self.metric, name + self.s) + value)
+    def _add(self, name: str, value: float | torch.Tensor) -> None:
+        state = getattr(self.metric, name + self.s)
+        setattr(
+            self.metric, name + self.s, state + torch.as_tensor(value, dtype=state.dtype).to(state.device)
+        )
 
     def add(self, prob: torch.Tensor | None, gt: torch.Tensor) -> None:
         self._add("j_sum", mask_j(prob, gt))
@@ -124,7 +134,7 @@ class MaskJF(Metric):
     def update(self, predictions: list[dict], targets: list[dict]) -> None:
         """Targets ``{"mask": (H, W) bool}``; predictions ``{"mask": bool or probability map}``."""
         for pred, target in zip(predictions, targets):
-            gt = torch.as_tensor(target["mask"]).bool().squeeze()
+            gt = _target_mask(target)
             self._acc.add(_prob(pred, gt), gt)
 
     def compute(self) -> dict[str, float]:
@@ -148,7 +158,7 @@ class RefAVSScores(Metric):
     def update(self, predictions: list[dict], targets: list[dict]) -> None:
         """Targets ``{"mask", "subset": "seen"|"unseen"|"null"}`` (default ``seen``)."""
         for pred, target in zip(predictions, targets):
-            gt = torch.as_tensor(target["mask"]).bool().squeeze()
+            gt = _target_mask(target)
             prob = _prob(pred, gt)
             subset = target.get("subset", "seen")
             if subset == "null":
@@ -197,21 +207,23 @@ class SemanticMaskScores(Metric):
         """Targets ``{"label", "mask"}``; predictions ``{"label", "mask"}``."""
         classes, ious, fs = [], [], []
         for pred, target in zip(predictions, targets):
-            gt = torch.as_tensor(target["mask"]).bool().squeeze()
+            gt = _target_mask(target)
             prob = _prob(pred, gt)
             has_pred = prob is not None and isinstance(pred.get("label"), str)
             pm = prob > 0.5 if has_pred else torch.zeros_like(gt)
             p_label = label_key(pred["label"]) if has_pred else None
             for c in {label_key(target["label"]), p_label} - {None}:
-                scores = _class_scores(pm if p_label == c else torch.zeros_like(gt),
-                                       gt if label_key(target["label"]) == c else torch.zeros_like(gt))
+                scores = _class_scores(
+                    pm if p_label == c else torch.zeros_like(gt),
+                    gt if label_key(target["label"]) == c else torch.zeros_like(gt),
+                )
                 if scores is not None:
                     classes.append(c)
                     ious.append(scores[0])
                     fs.append(scores[1])
         append_strings(self, "cls", classes)
-        self.iou.append(torch.tensor(ious, dtype=torch.float64))
-        self.fs.append(torch.tensor(fs, dtype=torch.float64))
+        self.iou.append(torch.tensor(ious, dtype=torch.float64, device=self.device))
+        self.fs.append(torch.tensor(fs, dtype=torch.float64, device=self.device))
 
     def compute(self) -> dict[str, float]:
         """``{"miou", "f"}``: class means of per-class sample means."""

@@ -27,7 +27,14 @@ from torchmetrics import Metric
 from crabplus.data.interface import is_unparseable
 from crabplus.metrics._strings import label_key
 
-__all__ = ["num_segments", "segment_mask", "tiou", "SegmentAccuracy", "TemporalDetectionF1", "TIOU_THRESHOLDS"]
+__all__ = [
+    "num_segments",
+    "segment_mask",
+    "tiou",
+    "SegmentAccuracy",
+    "TemporalDetectionF1",
+    "TIOU_THRESHOLDS",
+]
 
 TIOU_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 BACKGROUND = "\x00background"
@@ -84,7 +91,9 @@ class SegmentAccuracy(Metric):
         return {"segment_accuracy": float(self.correct) / total if total else float("nan")}
 
 
-def _match(preds: list[tuple[str, float, float]], gts: list[tuple[str, float, float]], threshold: float) -> int:
+def _match(
+    preds: list[tuple[str, float, float]], gts: list[tuple[str, float, float]], threshold: float
+) -> int:
     """One-to-one greedy matching by decreasing tIoU among same-label pairs with tIoU ≥ threshold."""
     pairs = sorted(
         ((tiou(p[1:], g[1:]), i, j) for i, p in enumerate(preds) for j, g in enumerate(gts) if p[0] == g[0]),
@@ -125,7 +134,9 @@ class TemporalDetectionF1(Metric):
             preds = [] if is_unparseable(pred) else _events(pred.get("events", []))
             self.n_gt += len(gts)
             self.n_pred += len(preds)
-            self.tp += torch.tensor([_match(preds, gts, th) for th in self.thresholds], dtype=torch.float64)
+            self.tp += torch.tensor(
+                [_match(preds, gts, th) for th in self.thresholds], dtype=torch.float64, device=self.device
+            )
             for g in gts:
                 self.tiou_sum += max((tiou(p[1:], g[1:]) for p in preds if p[0] == g[0]), default=0.0)
 

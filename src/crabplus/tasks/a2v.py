@@ -10,6 +10,6 @@ from crabplus.tasks.families.recognition import RecognitionTask
 def a2v() -> Task:
     return RecognitionTask(
         name="a2v",
-        instruction='The video shows two clips one after the other. Which clip matches the audio? Answer one or two.',
-        family='matching',
+        instruction="The video shows two clips one after the other. Which clip matches the audio? Answer one or two.",
+        family="matching",
     )

@@ -9,5 +9,5 @@ from crabplus.tasks.families.captioning import CaptionTask
 def avcap() -> Task:
     return CaptionTask(
         name="avcap",
-        instruction='Please describe this video and audio.',
+        instruction="Please describe this video and audio.",
     )

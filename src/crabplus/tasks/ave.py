@@ -9,5 +9,5 @@ from crabplus.tasks.families.localisation import EventLocalisationTask
 def ave() -> Task:
     return EventLocalisationTask(
         name="ave",
-        instruction='Please describe the events and time range that occurred in the video.',
+        instruction="Please describe the events and time range that occurred in the video.",
     )

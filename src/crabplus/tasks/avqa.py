@@ -9,5 +9,5 @@ from crabplus.tasks.families.qa import QATask
 def avqa() -> Task:
     return QATask(
         name="avqa",
-        instruction='Please answer this question: {question}',
+        instruction="Please answer this question: {question}",
     )

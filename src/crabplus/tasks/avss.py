@@ -9,6 +9,6 @@ from crabplus.tasks.families.segmentation import SegmentationTask
 def avss() -> Task:
     return SegmentationTask(
         name="avss",
-        instruction='Please recognize the category of the object making the sound in the image and segment it out.',
-        kind='semantic',
+        instruction="Please recognize the category of the object making the sound in the image and segment it out.",
+        kind="semantic",
     )

@@ -9,5 +9,5 @@ from crabplus.tasks.families.parsing import VideoParsingTask
 def avvp() -> Task:
     return VideoParsingTask(
         name="avvp",
-        instruction='Please determine the events that occur based on the visual and audio information in the video, as well as the start and end times of these events.',
+        instruction="Please determine the events that occur based on the visual and audio information in the video, as well as the start and end times of these events.",
     )

@@ -9,5 +9,5 @@ from crabplus.tasks.families.recognition import RecognitionTask
 def dfew() -> Task:
     return RecognitionTask(
         name="dfew",
-        instruction='What emotion does the person in the video express? Answer with the emotion label.',
+        instruction="What emotion does the person in the video express? Answer with the emotion label.",
     )

@@ -9,5 +9,5 @@ from crabplus.tasks.families.qa import QATask
 def music_avqa() -> Task:
     return QATask(
         name="music_avqa",
-        instruction='Please answer this question: {question}',
+        instruction="Please answer this question: {question}",
     )

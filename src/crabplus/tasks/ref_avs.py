@@ -9,6 +9,6 @@ from crabplus.tasks.families.segmentation import SegmentationTask
 def ref_avs() -> Task:
     return SegmentationTask(
         name="ref_avs",
-        instruction='Please segment out the corresponding object in the image based on the referential expression: {expression}',
-        kind='ref',
+        instruction="Please segment out the corresponding object in the image based on the referential expression: {expression}",
+        kind="ref",
     )

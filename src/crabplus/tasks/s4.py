@@ -9,5 +9,5 @@ from crabplus.tasks.families.segmentation import SegmentationTask
 def s4() -> Task:
     return SegmentationTask(
         name="s4",
-        instruction='Please recognize the category of the object making the sound in the image and segment it out.',
+        instruction="Please recognize the category of the object making the sound in the image and segment it out.",
     )

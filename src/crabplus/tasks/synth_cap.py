@@ -9,5 +9,5 @@ from crabplus.tasks.families.captioning import CaptionTask
 def synth_cap() -> Task:
     return CaptionTask(
         name="synth_cap",
-        instruction='Please describe this video and audio.',
+        instruction="Please describe this video and audio.",
     )

@@ -9,5 +9,5 @@ from crabplus.tasks.families.recognition import RecognitionTask
 def synth_cls() -> Task:
     return RecognitionTask(
         name="synth_cls",
-        instruction='What is the main object making a sound in the video? Answer with its label.',
+        instruction="What is the main object making a sound in the video? Answer with its label.",
     )

@@ -9,5 +9,5 @@ from crabplus.tasks.families.grounding import GroundingTask
 def synth_ground() -> Task:
     return GroundingTask(
         name="synth_ground",
-        instruction='Please recognize the category of object that makes the sound and then output its location coordinates.',
+        instruction="Please recognize the category of object that makes the sound and then output its location coordinates.",
     )

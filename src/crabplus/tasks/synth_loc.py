@@ -9,5 +9,5 @@ from crabplus.tasks.families.localisation import EventLocalisationTask
 def synth_loc() -> Task:
     return EventLocalisationTask(
         name="synth_loc",
-        instruction='Please describe the events and time range that occurred in the video.',
+        instruction="Please describe the events and time range that occurred in the video.",
     )

@@ -9,6 +9,6 @@ from crabplus.tasks.families.recognition import RecognitionTask
 def synth_match() -> Task:
     return RecognitionTask(
         name="synth_match",
-        instruction='Does the audio belong to this video? Answer yes or no.',
-        family='matching',
+        instruction="Does the audio belong to this video? Answer yes or no.",
+        family="matching",
     )

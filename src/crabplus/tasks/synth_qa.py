@@ -9,5 +9,5 @@ from crabplus.tasks.families.qa import QATask
 def synth_qa() -> Task:
     return QATask(
         name="synth_qa",
-        instruction='Please answer this question: {question}',
+        instruction="Please answer this question: {question}",
     )

@@ -9,5 +9,5 @@ from crabplus.tasks.families.recognition import RecognitionTask
 def ucf101() -> Task:
     return RecognitionTask(
         name="ucf101",
-        instruction='What action is being performed in the video? Answer with the action label.',
+        instruction="What action is being performed in the video? Answer with the action label.",
     )

@@ -9,5 +9,5 @@ from crabplus.tasks.families.localisation import DenseLocalisationTask
 def unav100() -> Task:
     return DenseLocalisationTask(
         name="unav100",
-        instruction='Please find all the audio-visual events in the video and give the time range of each.',
+        instruction="Please find all the audio-visual events in the video and give the time range of each.",
     )

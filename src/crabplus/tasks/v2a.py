@@ -10,6 +10,6 @@ from crabplus.tasks.families.recognition import RecognitionTask
 def v2a() -> Task:
     return RecognitionTask(
         name="v2a",
-        instruction='The audio holds two clips one after the other. Which clip matches the video? Answer one or two.',
-        family='matching',
+        instruction="The audio holds two clips one after the other. Which clip matches the video? Answer one or two.",
+        family="matching",
     )

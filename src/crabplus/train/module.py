@@ -51,13 +51,15 @@ class AVLLMModule(L.LightningModule):
         model_overrides: dict[str, Any] | None = None,
         adapter: ILoRAConfig | dict[str, Any] | None = None,
         trainable: str = "adapters+connectors",
-        optimizer: OptimizerConfig | None = None,
+        optimizer: OptimizerConfig | dict[str, Any] | None = None,
         max_new_tokens: int = 48,
         generate_in_validation: bool = True,
         max_skipped_steps: int = 10,
         variant: str = "",
     ) -> None:
         super().__init__()
+        if isinstance(optimizer, dict):  # hparams of a checkpoint hold the plain dict
+            optimizer = OptimizerConfig(**optimizer)
         self.optimizer_config = optimizer or OptimizerConfig()
         self.save_hyperparameters(ignore=["optimizer", "adapter"])
         self.hparams["optimizer"] = asdict(self.optimizer_config)

@@ -21,7 +21,15 @@ from crabplus.transfer._derive import derive_subset_config
 from crabplus.transfer._recipe import Recipe
 from crabplus.transfer._store import ResultsStore
 
-__all__ = ["PlannedRun", "default_launcher", "execute", "load_config", "plan_runs", "write_config"]
+__all__ = [
+    "PlannedRun",
+    "default_launcher",
+    "execute",
+    "load_config",
+    "plan_runs",
+    "resolve_config",
+    "write_config",
+]
 
 CHECKPOINT_CLASS_PATH = "lightning.pytorch.callbacks.ModelCheckpoint"
 
@@ -48,6 +56,26 @@ def load_config(path: str | Path) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     return OmegaConf.to_container(OmegaConf.load(path), resolve=True)  # type: ignore[return-value]
+
+
+def resolve_config(path: str | Path, launcher: Sequence[str] | None = None) -> dict[str, Any]:
+    """The config as the training process will see it: ``crabplus fit --config PATH --print_config``.
+
+    Why: a run records the recipe of its *resolved* config (LightningCLI's saved ``config.yaml``, defaults
+    filled in). Deriving baselines from the raw YAML would hash a partial optimizer/adapter dict and miss them.
+    Falls back to the raw YAML (with a warning on stderr) when the CLI cannot print the config.
+    """
+    import yaml
+
+    command = [*(launcher or default_launcher()), "fit", "--config", str(path), "--print_config"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300)
+        config = yaml.safe_load(done.stdout)
+        if isinstance(config, dict):
+            return config
+    except (OSError, subprocess.SubprocessError, yaml.YAMLError) as err:
+        print(f"warning: `{shlex.join(command)}` failed ({err}); using the raw YAML", file=sys.stderr)
+    return load_config(path)
 
 
 def write_config(config: Mapping[str, Any], path: Path) -> None:

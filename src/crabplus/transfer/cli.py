@@ -17,7 +17,7 @@ from crabplus.transfer._pairs import pair_matrix
 from crabplus.transfer._plots import plot_matrix
 from crabplus.transfer._recipe import Recipe
 from crabplus.transfer._report import comparison_markdown, report_markdown, write_comparison, write_report
-from crabplus.transfer._runner import execute, load_config, plan_runs
+from crabplus.transfer._runner import execute, load_config, plan_runs, resolve_config
 from crabplus.transfer._store import DEFAULT_STORE, ResultsStore
 
 __all__ = ["build_parser", "main"]
@@ -36,6 +36,8 @@ def _launch_args(parser: argparse.ArgumentParser, out_dir: str) -> None:
     parser.add_argument("--dry-run", action="store_true", help="write the configs, print the commands only")
     parser.add_argument("--test", action="store_true", help="also run `crabplus test` on the last checkpoint")
     parser.add_argument("--launcher", default=None, help="command that runs crabplus (default: venv script)")
+    parser.add_argument("--no-resolve", action="store_true",
+                        help="read the YAML as is instead of `crabplus fit --print_config` (defaults not filled)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,8 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plan(args: argparse.Namespace, subsets: list[list[str]]) -> int:
-    config = load_config(args.config)
+def _config(args: argparse.Namespace) -> dict:
+    if args.no_resolve:
+        return load_config(args.config)
+    return resolve_config(args.config, args.launcher.split() if args.launcher else None)
+
+
+def _plan(args: argparse.Namespace, config: dict, subsets: list[list[str]]) -> int:
     seeds = args.seeds if args.seeds else [config.get("seed_everything")]
     launcher = args.launcher.split() if args.launcher else None
     plans = plan_runs(config, subsets, ResultsStore(args.store), args.out_dir, seeds, args.test, launcher)
@@ -67,8 +74,8 @@ def _plan(args: argparse.Namespace, subsets: list[list[str]]) -> int:
 
 
 def _baselines(args: argparse.Namespace) -> int:
-    recipe = Recipe.from_config(load_config(args.config))
-    return 1 if _plan(args, [[t] for t in recipe.tasks]) else 0
+    config = _config(args)
+    return 1 if _plan(args, config, [[t] for t in Recipe.from_config(config).tasks]) else 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -90,12 +97,12 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _pairs(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = _config(args)
     recipe = Recipe.from_config(config)
     failures = 0
     if args.run or args.dry_run:
         subsets = [[a, b] for i, a in enumerate(recipe.tasks) for b in recipe.tasks[i + 1:]]
-        failures = _plan(args, subsets)
+        failures = _plan(args, config, subsets)
     result = pair_matrix(ResultsStore(args.store), recipe, args.split)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

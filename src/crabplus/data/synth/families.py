@@ -98,7 +98,11 @@ def _loc(world: SynthWorld, scene: Scene) -> SynthSample:
 def _avvp(world: SynthWorld, scene: Scene) -> SynthSample:
     meta = {**_base_meta(world, scene), "classes": list(world.class_pool)}
     as_list = lambda evs: [[lab, float(s), float(e)] for lab, s, e in evs]  # noqa: E731
-    target = {"audio": as_list(scene.audio_events()), "visual": as_list(scene.visual_events()), "duration": scene.duration}
+    target = {
+        "audio": as_list(scene.audio_events()),
+        "visual": as_list(scene.visual_events()),
+        "duration": scene.duration,
+    }
     return SynthSample(meta, target, {"mp4": _clip_mp4(world, scene)})
 
 
@@ -160,6 +164,11 @@ def _question(rng: np.random.Generator, world: SynthWorld, scene: Scene) -> tupl
     return qtype, question, options, answer
 
 
+def _a(label: str) -> str:
+    """Indefinite article + label ("an engine", "a drum")."""
+    return f"an {label}" if label[0] in "aeiou" else f"a {label}"
+
+
 def _two(rng: np.random.Generator, a: SceneObject, b: SceneObject) -> tuple[SceneObject, SceneObject]:
     return (a, b) if rng.random() < 0.5 else (b, a)
 
@@ -217,7 +226,7 @@ def _q_exist(rng, world, scene):
     else:
         names = sorted(heard)
         label, answer = names[int(rng.integers(len(names)))], "yes"
-    return f"Is there a {label} making a sound?", ["yes", "no"], answer
+    return f"Is there {_a(label)} making a sound?", ["yes", "no"], answer
 
 
 _QA = {
@@ -245,9 +254,9 @@ def caption(scene: Scene) -> str:
     parts = []
     for obj in scene.objects:
         if not obj.on_screen:
-            parts.append(f"A {obj.label} is heard off-screen {_span(obj.sounding)}.")
+            parts.append(f"{_a(obj.label).capitalize()} is heard off-screen {_span(obj.sounding)}.")
         elif not obj.sounding:
             parts.append(f"A silent {obj.label} is seen {_where(obj)} {_span(obj.visible)}.")
         else:
-            parts.append(f"A {obj.label} {_where(obj)} is heard {_span(obj.sounding)}.")
+            parts.append(f"{_a(obj.label).capitalize()} {_where(obj)} is heard {_span(obj.sounding)}.")
     return " ".join(parts)

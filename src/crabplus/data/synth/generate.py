@@ -18,7 +18,14 @@ from crabplus.data.shards import ShardWriter
 from crabplus.data.synth.families import FAMILIES, make_sample
 from crabplus.data.synth.world import SynthWorld, WorldConfig
 
-__all__ = ["SynthConfig", "load_synth_config", "write_synth", "write_task_split", "SPLIT_OFFSETS", "sample_key"]
+__all__ = [
+    "SynthConfig",
+    "load_synth_config",
+    "write_synth",
+    "write_task_split",
+    "SPLIT_OFFSETS",
+    "sample_key",
+]
 
 SPLIT_OFFSETS = {"train": 0, "val": 1_000_000, "test": 2_000_000}
 
@@ -66,7 +73,9 @@ def load_synth_config(path: str | Path | None = None, overrides: list[str] | Non
         out.tasks = {t: {} for t in FAMILIES}
     for task in out.tasks:
         if task not in FAMILIES:
-            raise KeyError(f"synth config: tasks.{task} is not a synthetic task; valid: {', '.join(FAMILIES)}")
+            raise KeyError(
+                f"synth config: tasks.{task} is not a synthetic task; valid: {', '.join(FAMILIES)}"
+            )
     for split in out.splits:
         if split not in SPLIT_OFFSETS:
             raise KeyError(f"synth config: splits.{split} unknown; valid: {', '.join(SPLIT_OFFSETS)}")

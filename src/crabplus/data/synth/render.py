@@ -138,4 +138,6 @@ def render_scene(scene: Scene, rng: np.random.Generator) -> Clip:
     masks = {o.obj_id: _object_mask(o, size) for o in scene.objects if o.on_screen}
     frames = _render_frames(scene, masks, rng)
     audio = _render_audio(scene, rng)
-    return Clip(frames=frames, audio=audio, masks=masks, fps=scene.config.fps, sample_rate=scene.config.sample_rate)
+    return Clip(
+        frames=frames, audio=audio, masks=masks, fps=scene.config.fps, sample_rate=scene.config.sample_rate
+    )

@@ -61,7 +61,9 @@ class WorldConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_classes <= len(CLASS_NAMES):
-            raise ValueError(f"WorldConfig.num_classes must be in 1..{len(CLASS_NAMES)}, got {self.num_classes}")
+            raise ValueError(
+                f"WorldConfig.num_classes must be in 1..{len(CLASS_NAMES)}, got {self.num_classes}"
+            )
         if self.frame_size % 2 or self.frame_size < 16:
             raise ValueError(f"WorldConfig.frame_size must be even and >= 16, got {self.frame_size}")
         cells = self.duration_s / self.time_grid

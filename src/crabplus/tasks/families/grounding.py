@@ -27,7 +27,12 @@ class GroundingTask(Task):
 
     family: str = "grounding"
     modalities: tuple[str, ...] = ("image", "audio")
-    higher_is_better: ClassVar[dict[str, bool]] = {"iou": True, "ciou": True, "auc": True, "label_accuracy": True}
+    higher_is_better: ClassVar[dict[str, bool]] = {
+        "iou": True,
+        "ciou": True,
+        "auc": True,
+        "label_accuracy": True,
+    }
     primary_metric: ClassVar[str] = "ciou"
 
     def to_parts(self, target: dict) -> list[Part]:
@@ -42,7 +47,10 @@ class GroundingTask(Task):
         return {"label": text_of(parts, self.name), "box": [b.x1, b.y1, b.x2, b.y2]}
 
     def text_view(self, target: dict) -> dict:
-        return {"label": label(target["label"]), "box": [round(float(v), BOX_DECIMALS) for v in target["box"]]}
+        return {
+            "label": label(target["label"]),
+            "box": [round(float(v), BOX_DECIMALS) for v in target["box"]],
+        }
 
     def make_metric(self) -> BoxGroundingScores:
         return BoxGroundingScores()

@@ -59,7 +59,9 @@ class DenseLocalisationTask(Task):
     family: str = "localisation"
     list_options: bool = False
     higher_is_better: ClassVar[dict[str, bool]] = {
-        **{f"f1_iou{round(t * 100)}": True for t in TIOU_THRESHOLDS}, "avg_f1": True, "mean_tiou": True,
+        **{f"f1_iou{round(t * 100)}": True for t in TIOU_THRESHOLDS},
+        "avg_f1": True,
+        "mean_tiou": True,
     }
     primary_metric: ClassVar[str] = "avg_f1"
 

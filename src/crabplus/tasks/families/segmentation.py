@@ -87,5 +87,7 @@ class SegmentationTask(Task):
 
     def trivial_prediction(self, targets: list[dict]) -> list[dict]:
         top = majority([label(t["label"]) for t in targets])
-        return [{"label": top, "mask": torch.zeros_like(torch.as_tensor(t["mask"]), dtype=torch.bool)}
-                for t in targets]
+        return [
+            {"label": top, "mask": torch.zeros_like(torch.as_tensor(t["mask"]), dtype=torch.bool)}
+            for t in targets
+        ]

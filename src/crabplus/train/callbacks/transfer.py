@@ -53,7 +53,9 @@ from crabplus.transfer._compare import direction as lookup_direction
 __all__ = ["TransferCallback", "parse_metric_keys"]
 
 
-def parse_metric_keys(metrics: Mapping[str, Any], split: str, exclude: Sequence[str] = ()) -> dict[str, dict[str, float]]:
+def parse_metric_keys(
+    metrics: Mapping[str, Any], split: str, exclude: Sequence[str] = ()
+) -> dict[str, dict[str, float]]:
     """``{"val/<task>/<metric>": value}`` → task → metric → float (other keys and ``exclude`` dropped)."""
     out: dict[str, dict[str, float]] = {}
     for key, value in metrics.items():
@@ -213,7 +215,8 @@ class TransferCallback(L.Callback):
         fp = fp or (recipe.fingerprint if recipe is not None else _hash_config(config))
         kind = self.kind or (recipe.kind if recipe is not None else None)
         variant = self.variant or _variant(config)
-        run_id = self.run_id or getattr(pl_module, "run_id", None) or f"{fp[:8]}-{int(time.time())}-{uuid.uuid4().hex[:6]}"
+        run_id = self.run_id or getattr(pl_module, "run_id", None)
+        run_id = run_id or f"{fp[:8]}-{int(time.time())}-{uuid.uuid4().hex[:6]}"
         seed = _seed(config)
         self._context = _RunContext(run_id, fp, kind, variant, seed, recipe, config)
         if trainer.is_global_zero:
