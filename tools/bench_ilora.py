@@ -78,22 +78,29 @@ def build(kind: str, d: int, heads: int, rank: int, alpha: float, dropout: float
     return layer
 
 
-def time_fwd_bwd(layer: nn.Module, x: torch.Tensor, dy: torch.Tensor, repeats: int) -> float:
-    layer.train()
+def fwd_bwd_step(layer: nn.Module, x: torch.Tensor, dy: torch.Tensor) -> float:
+    """Seconds of one forward+backward (input requires grad, frozen weight does not)."""
+    start = time.perf_counter()
+    layer(x.detach().requires_grad_(True)).backward(dy)
+    seconds = time.perf_counter() - start
+    for p in layer.parameters():
+        p.grad = None
+    return seconds
 
-    def step() -> None:
-        xi = x.detach().requires_grad_(True)
-        layer(xi).backward(dy)
-        for p in layer.parameters():
-            p.grad = None
 
-    step()  # warm-up
-    times = []
+def time_round_robin(
+    layers: dict[str, nn.Module], x: torch.Tensor, dy: torch.Tensor, repeats: int
+) -> dict[str, float]:
+    """Median seconds per variant; variants alternate within each round, so load drift on a shared
+    machine hits all of them alike."""
+    times: dict[str, list[float]] = {k: [] for k in layers}
+    for layer in layers.values():
+        layer.train()
+        fwd_bwd_step(layer, x, dy)  # warm-up
     for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for kind, layer in layers.items():
+            times[kind].append(fwd_bwd_step(layer, x, dy))
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def flops(kind: str, n: int, d: int, heads: int, rank: int) -> float:
@@ -127,9 +134,9 @@ def bench_shape(
         f"\n== {name}: tokens={n} d_in=d_out={d} r={rank} K={heads} alpha={alpha:g} dropout={dropout} (median of {repeats})"
     )
     print(f"{'variant':36s} {'ms':>10s} {'x LoRA':>8s} {'FLOP x LoRA':>12s}")
-    results = {
-        kind: time_fwd_bwd(build(kind, d, heads, rank, alpha, dropout), x, dy, repeats) for kind in KINDS
-    }
+    results = time_round_robin(
+        {kind: build(kind, d, heads, rank, alpha, dropout) for kind in KINDS}, x, dy, repeats
+    )
     for kind, seconds in results.items():
         ratio = seconds / results["lora (peft)"]
         fratio = flops(kind, n, d, heads, rank) / flops("lora (peft)", n, d, heads, rank)

@@ -25,6 +25,7 @@ def _samples(root, task, split):
     return [r for p in shard_paths(root, task, split) for r in iter_shard(p)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", SYNTH_TASKS)
 def test_every_family_written_and_matches_truth(synth_root, task):
     for split, n in [("train", 6), ("val", 3)]:

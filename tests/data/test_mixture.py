@@ -49,6 +49,7 @@ def test_group_of_batch_is_rank_independent_and_slots_stay_in_group():
     assert _chi2(obs, np.array([0.3, 0.7])) < CHI2_999[1]
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_task_frequencies_match_weights_two_workers(toy_root, task_lookup):
     weights = {"toy_a": 0.5, "toy_b": 0.2, "toy_c": 0.3}
