@@ -21,7 +21,9 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, Ri
 from lightning.pytorch.cli import LightningCLI  # noqa: E402
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger  # noqa: E402
 
+from crabplus.train.callbacks.transfer import TransferCallback  # noqa: E402
 from crabplus.train.checkpoint_io import AtomicCheckpointIO  # noqa: E402
+from crabplus.train.module import AVLLMModule  # noqa: E402
 
 __all__ = ["CrabplusCLI", "main"]
 
@@ -53,36 +55,40 @@ class CrabplusCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config[self.subcommand] if self.subcommand else self.config
         run_dir = Path(config["runs_dir"]) / config["run_name"]
-        trainer_config = self.config_init[self.subcommand]["trainer"] if self.subcommand else {}
-        defaults: dict[str, Any] = {"default_root_dir": str(run_dir)}
+        trainer_config = dict(self.config_init[self.subcommand]["trainer"] if self.subcommand else {})
+        configured = list(trainer_config.get("callbacks") or [])
+        if trainer_config.get("default_root_dir") in (None, "", "."):
+            trainer_config["default_root_dir"] = str(run_dir)
         if trainer_config.get("logger") in (None, True):
-            defaults["logger"] = [
+            trainer_config["logger"] = [
                 CSVLogger(save_dir=str(run_dir), name="", version=""),
                 TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version=""),
             ]
         if not trainer_config.get("plugins"):
-            defaults["plugins"] = [AtomicCheckpointIO()]
-        callbacks = list(trainer_config.get("callbacks") or [])
-        if trainer_config.get("enable_progress_bar", True) is not False and not any(
-            isinstance(c, RichProgressBar) for c in callbacks
-        ):
-            defaults.setdefault("callbacks", []).append(RichProgressBar(leave=True))
-        if trainer_config.get("enable_checkpointing", True) is not False and not any(
-            isinstance(c, ModelCheckpoint) for c in callbacks
-        ):
-            every = config["checkpoint_every_n_steps"]
-            defaults.setdefault("callbacks", []).append(
-                ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, every_n_train_steps=every)
-            )
-        if defaults.get("logger"):
-            defaults.setdefault("callbacks", []).append(LearningRateMonitor(logging_interval="step"))
-        extra_callbacks = defaults.pop("callbacks", [])
-        trainer_config = {**trainer_config, **{k: v for k, v in defaults.items() if k != "default_root_dir"}}
-        trainer_config["default_root_dir"] = trainer_config.get("default_root_dir") or defaults["default_root_dir"]
-        if trainer_config.get("default_root_dir") in (None, "", "."):
-            trainer_config["default_root_dir"] = str(run_dir)
+            trainer_config["plugins"] = [AtomicCheckpointIO()]
+        defaults = self._default_callbacks(trainer_config, configured, run_dir, config["checkpoint_every_n_steps"])
         parser_callbacks = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
-        return self._instantiate_trainer({**trainer_config, **kwargs}, parser_callbacks + extra_callbacks)
+        return self._instantiate_trainer({**trainer_config, **kwargs}, parser_callbacks + defaults)
+
+    def _default_callbacks(
+        self, trainer_config: dict[str, Any], configured: list[Any], run_dir: Path, every: int
+    ) -> list[Any]:
+        """Progress bar, atomic ``last.ckpt``, lr monitor and the results-store writer, unless configured."""
+
+        def has(kind: type) -> bool:
+            return any(isinstance(c, kind) for c in configured)
+
+        defaults: list[Any] = []
+        if trainer_config.get("enable_progress_bar", True) is not False and not has(RichProgressBar):
+            defaults.append(RichProgressBar(leave=True))
+        if trainer_config.get("enable_checkpointing", True) is not False and not has(ModelCheckpoint):
+            defaults.append(ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, every_n_train_steps=every))
+        if trainer_config.get("logger"):
+            defaults.append(LearningRateMonitor(logging_interval="step"))
+        if isinstance(self.model, AVLLMModule) and not has(TransferCallback):
+            # every evaluation of an AV-LLM lands in the results store (runs/results.sqlite)
+            defaults.append(TransferCallback(store=str(Path(self.config[self.subcommand]["runs_dir"]) / "results.sqlite")))
+        return defaults
 
 
 def _print_help() -> None:
@@ -95,7 +101,7 @@ def _print_help() -> None:
         print(f"  {name:<10} {text}")
 
 
-def run_lightning(args: list[str]) -> CrabplusCLI:
+def run_lightning(args: list[str] | None) -> CrabplusCLI:
     """Run one LightningCLI subcommand with crabplus's parser settings."""
     return CrabplusCLI(
         LightningModule,
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_help()
         print(f"\nerror: unknown subcommand {args[0]!r}", file=sys.stderr)
         return 2
-    run_lightning(args)
+    run_lightning(None if argv is None else args)  # None: LightningCLI reads sys.argv itself
     return 0
 
 

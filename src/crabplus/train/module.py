@@ -17,11 +17,12 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from crabplus.balance import BalanceStrategy, dropped_modality_outputs
 from crabplus.lora import ILoRAConfig, balance_loss, inject
 from crabplus.model import set_trainable
 from crabplus.train.guards import NonFiniteGuard, grads_are_finite
 from crabplus.train.optim import OptimizerConfig, build_optimizer
-from crabplus.train.rng import capture_rng_state, restore_rng_state
+from crabplus.train.rng import DeferredRNGRestore, gather_rng_states
 
 __all__ = ["AVLLMModule"]
 
@@ -43,6 +44,9 @@ class AVLLMModule(L.LightningModule):
         generate_in_validation: run generation + task metrics at validation (off: loss only).
         max_skipped_steps: non-finite steps tolerated before the run stops.
         variant: free label of the recipe (e.g. ``lora``, ``ilora``) used by the transfer report.
+        balance: modality balancing (``crabplus.balance``: MLB, OGM-GE, multi-loss); its unimodal branches
+            are modality-dropped forward passes, its coefficients scale ``model.modality_parameters()``
+            gradients through ``ModalityBalanceCallback`` (add it to ``trainer.callbacks``).
     """
 
     def __init__(
@@ -56,12 +60,14 @@ class AVLLMModule(L.LightningModule):
         generate_in_validation: bool = True,
         max_skipped_steps: int = 10,
         variant: str = "",
+        balance: BalanceStrategy | None = None,
     ) -> None:
         super().__init__()
         if isinstance(optimizer, dict):  # hparams of a checkpoint hold the plain dict
             optimizer = OptimizerConfig(**optimizer)
         self.optimizer_config = optimizer or OptimizerConfig()
-        self.save_hyperparameters(ignore=["optimizer", "adapter"])
+        self.balance = balance
+        self.save_hyperparameters(ignore=["optimizer", "adapter", "balance"])
         self.hparams["optimizer"] = asdict(self.optimizer_config)
         self.hparams["adapter"] = asdict(adapter) if isinstance(adapter, ILoRAConfig) else adapter
         self.model = self._build_model(preset, model_overrides or {}, adapter)
@@ -112,26 +118,50 @@ class AVLLMModule(L.LightningModule):
         return self.forward(batch).loss + self._aux_loss()
 
     def _aux_loss(self) -> torch.Tensor | float:
+        """Router balance loss (when enabled) plus, on several processes, a zero-valued term touching one
+        element of every trainable tensor: a modality-homogeneous batch skips one encoder and its connector,
+        and DDP without ``find_unused_parameters`` needs a gradient for every parameter in every step."""
+        total: torch.Tensor | float = 0.0
         extra = balance_loss(self.model)
-        return 0.0 if extra is None else extra
+        if extra is not None:
+            total = total + extra
+        if self._trainer is not None and self.trainer.world_size > 1:
+            total = total + sum(p.view(-1)[0] * 0.0 for p in self.model.parameters() if p.requires_grad)
+        return total
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        output = self.forward(batch)
-        aux = self._aux_loss()
-        loss = output.loss + aux
+        if self.balance is not None and _has_two_modalities(batch):
+            parts = self.balance.losses(self._balance_branches, batch, self.global_step)
+            output, loss = self._fused_output, parts["loss"] + self._aux_loss()
+            for name, value in parts.items():
+                if name != "loss":
+                    self.log(f"balance/{name}", value.detach(), batch_size=len(batch["prompt"]))
+        else:
+            output = self.forward(batch)
+            loss = output.loss + self._aux_loss()
         # A non-finite loss is not dropped here: returning None would make this rank skip the gradient
         # all-reduce under DDP. Its NaN gradients reach every rank, and on_before_optimizer_step skips the
         # step everywhere at once.
         self._nonfinite_loss = not bool(torch.isfinite(loss))
         batch_size = len(batch["prompt"])
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
-        if torch.is_tensor(aux):
-            self.log("train/router_balance_loss", aux, batch_size=batch_size)
         for task, value in per_task_loss(output.logits, output.labels, batch["task"]).items():
             self.log(f"train/loss/{task}", value, batch_size=batch_size)
         for task, count in (batch.get("skipped") or {}).items():
             self.log(f"data/skipped/{task}", float(count), reduce_fx="max")
         return loss
+
+    def _balance_branches(self, batch: dict[str, Any]):
+        """Fused and modality-dropped passes for the balancing strategy (``crabplus.balance``)."""
+        outputs: dict[tuple[str, ...], Any] = {}
+
+        def run(keep: tuple[str, ...]):
+            outputs[keep] = self.forward(drop_modalities(batch, keep))
+            return outputs[keep]
+
+        branches = dropped_modality_outputs(run, unimodal=self.balance.needs_unimodal)
+        self._fused_output = outputs[("audio", "video")]
+        return branches
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -210,13 +240,39 @@ class AVLLMModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         trainable = {f"model.{n}" for n, p in self.model.named_parameters() if p.requires_grad}
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
-        checkpoint["crabplus"] = {"rng": capture_rng_state(), "skipped_steps": self.guard.skipped}
+        # every rank's RNG (a collective: Lightning builds the checkpoint dict on all ranks)
+        checkpoint["crabplus"] = {"rng": gather_rng_states(), "skipped_steps": self.guard.skipped}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         extra = checkpoint.get("crabplus") or {}
         if "rng" in extra:
-            restore_rng_state(extra["rng"])
+            # restored at the first training batch: building the DataLoader iterator after this hook
+            # draws from the torch RNG, which the uninterrupted run did before the checkpoint (rng.py)
+            self._deferred_rng = DeferredRNGRestore()
+            self._deferred_rng.stash(extra["rng"], self.global_rank)
         self.guard.skipped = int(extra.get("skipped_steps", 0))
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        deferred = getattr(self, "_deferred_rng", None)
+        if deferred is not None:
+            deferred.apply()  # a no-op after the first batch
+
+
+def _has_two_modalities(batch: dict[str, Any]) -> bool:
+    return batch.get("audio") is not None and (batch.get("video") is not None or batch.get("image") is not None)
+
+
+def drop_modalities(batch: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
+    """The batch with only the ``keep`` modalities ("video" covers images): media set to None and the
+    placeholders removed from the prompts, so the LM sees a genuinely unimodal input."""
+    dropped = dict(batch)
+    visual = ("video", "image")
+    for key, placeholder in (("audio", "<audio>"), ("video", "<video>"), ("image", "<image>")):
+        kept = ("video" in keep) if key in visual else (key in keep)
+        if not kept and batch.get(key) is not None:
+            dropped[key] = None
+            dropped["prompt"] = [p.replace(placeholder, "") for p in dropped["prompt"]]
+    return dropped
 
 
 def per_task_loss(logits: torch.Tensor, labels: torch.Tensor, task_names: list[str]) -> dict[str, torch.Tensor]:
