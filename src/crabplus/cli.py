@@ -54,11 +54,12 @@ class CrabplusCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config[self.subcommand] if self.subcommand else self.config
-        run_dir = Path(config["runs_dir"]) / config["run_name"]
         trainer_config = dict(self.config_init[self.subcommand]["trainer"] if self.subcommand else {})
         configured = list(trainer_config.get("callbacks") or [])
+        # An explicit trainer.default_root_dir (e.g. a derived baseline run) wins over runs_dir/run_name.
         if trainer_config.get("default_root_dir") in (None, "", "."):
-            trainer_config["default_root_dir"] = str(run_dir)
+            trainer_config["default_root_dir"] = str(Path(config["runs_dir"]) / config["run_name"])
+        run_dir = Path(trainer_config["default_root_dir"])
         if trainer_config.get("logger") in (None, True):
             trainer_config["logger"] = [
                 CSVLogger(save_dir=str(run_dir), name="", version=""),

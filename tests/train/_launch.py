@@ -36,14 +36,30 @@ def free_port() -> int:
 def run_ranks(cmd: list[str], world_size: int, env: dict[str, str], timeout: float) -> list[tuple[int, str]]:
     """Run ``cmd`` once per rank as an externally launched Lightning DDP job; ``[(returncode, log)]``.
 
+    ``world_size`` 1 runs one plain process (no distributed environment).
+
     A hang (a rank waiting in a collective the other never joins) ends at ``timeout``: every process is
     killed (return code -9) and the log says so.
     """
-    dist_env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "WORLD_SIZE": str(world_size), "NODE_RANK": "0"}
+    dist_env = {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "WORLD_SIZE": str(world_size),
+        "NODE_RANK": "0",
+    }
+    rank_env = (
+        [{**dist_env, "LOCAL_RANK": str(r), "RANK": str(r)} for r in range(world_size)]
+        if world_size > 1
+        else [{}]
+    )
     procs = [
         subprocess.Popen(
-            cmd, cwd=REPO, env={**env, **dist_env, "LOCAL_RANK": str(r), "RANK": str(r)},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cmd,
+            cwd=REPO,
+            env={**env, **rank_env[r]},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )  # fmt: skip
         for r in range(world_size)
     ]
@@ -64,13 +80,18 @@ def run_ranks(cmd: list[str], world_size: int, env: dict[str, str], timeout: flo
     return results
 
 
-def fit_config(data_root: Path, tasks: list[str], max_steps: int, devices: int = 1, dropout: float = 0.3) -> dict:
+def fit_config(
+    data_root: Path, tasks: list[str], max_steps: int, devices: int = 1, dropout: float = 0.3
+) -> dict:
     """A ``crabplus fit`` config: tiny-modular with I-LoRA (dropout, so RNG matters) on synthetic shards.
 
     Deterministic: fixed seed, ``deterministic: true``, one DataLoader worker, no validation. The probe
     callbacks are always configured and act only when their environment variable is set.
     """
-    probes = [{"class_path": f"tests.train._probes.{name}"} for name in ("KillAtStep", "KillInSave", "BatchRecorder")]
+    probes = [
+        {"class_path": f"tests.train._probes.{name}"}
+        for name in ("KillAtStep", "KillInSave", "BatchRecorder")
+    ]
     return {
         "seed_everything": 0,
         "trainer": {
@@ -97,10 +118,12 @@ def fit_config(data_root: Path, tasks: list[str], max_steps: int, devices: int =
 
 def write_synth(root: Path, tasks: list[str], train: int = 6) -> Path:
     """``train`` training samples of each of ``tasks`` (the shipped synth world config), no val/test."""
-    from crabplus.data.synth.generate import load_synth_config, write_synth as write
+    from crabplus.data.synth.generate import load_synth_config
+    from crabplus.data.synth.generate import write_synth as write
 
     config = load_synth_config(
-        REPO / "configs" / "data" / "synth.yaml", [f"splits.train={train}", "splits.val=0", "splits.test=0", "maxcount=3"]
+        REPO / "configs" / "data" / "synth.yaml",
+        [f"splits.train={train}", "splits.val=0", "splits.test=0", "maxcount=3"],
     )
     config.tasks = {t: {} for t in tasks}
     write(root, config, log=lambda *_: None)

@@ -32,7 +32,9 @@ def _env_int(name: str) -> int | None:
 class KillAtStep(L.Callback):
     """SIGKILLs the process at the start of global step ``CRABPLUS_TEST_KILL_AT_STEP`` (unset: never)."""
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if trainer.global_step == _env_int("CRABPLUS_TEST_KILL_AT_STEP"):
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -55,7 +57,9 @@ class KillInSave(L.Callback):
 class BatchRecorder(L.Callback):
     """Writes each training batch's global step, modality group and tasks to ``<dir>/rank<r>.jsonl``."""
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         folder = os.environ.get("CRABPLUS_TEST_RECORD_DIR")
         if not folder:
             return

@@ -15,6 +15,7 @@ Hand-made targets and the numbers they must give:
 
 from __future__ import annotations
 
+import io
 import tarfile
 
 import numpy as np
@@ -90,8 +91,11 @@ def write_targets(root, task: str, targets: list[dict], split: str = "test") -> 
 
 @pytest.mark.unit
 def test_read_targets_from_shards(tmp_path):
-    write_targets(tmp_path, "synth_seg", [{**t, "mask": np.kron(t["mask"], np.ones((2, 2), bool))}
-                                          for t in seg_targets()])  # 8×8 on disk
+    write_targets(
+        tmp_path,
+        "synth_seg",
+        [{**t, "mask": np.kron(t["mask"], np.ones((2, 2), bool))} for t in seg_targets()],
+    )  # 8×8 on disk
     targets = read_targets(tmp_path, "synth_seg", "test", mask_size=4)
     assert [t["label"] for t in targets] == ["dog", "dog"]
     assert targets[0]["mask"].shape == (4, 4) and targets[0]["mask"].dtype == torch.bool
@@ -107,8 +111,6 @@ def test_unreadable_sample_is_skipped_with_a_warning(tmp_path):
         info = tarfile.TarInfo("broken-000.json")
         data = b"{not json"
         info.size = len(data)
-        import io
-
         tar.addfile(info, io.BytesIO(data))
     with pytest.warns(UserWarning, match="broken-000"):
         targets = read_targets(tmp_path, "synth_cls", "test")
@@ -134,9 +136,14 @@ def test_datamodule_baselines_use_its_eval_tasks_roots_and_split_names(tmp_path)
     write_targets(other, "synth_loc", LOC, split="holdout")
     write_targets(tmp_path, "synth_ground", GROUND, split="holdout")
     datamodule = MultiTaskDataModule(
-        root=str(tmp_path), tasks=["synth_cls", {"name": "synth_loc", "root": str(other)},
-                                   {"name": "synth_ground", "eval": False}],
-        test_split="holdout", media=MediaSpec(frame_size=4),
+        root=str(tmp_path),
+        tasks=[
+            "synth_cls",
+            {"name": "synth_loc", "root": str(other)},
+            {"name": "synth_ground", "eval": False},
+        ],
+        test_split="holdout",
+        media=MediaSpec(frame_size=4),
     )
     scores = datamodule_trivial_scores(datamodule, "test")
     assert sorted(scores) == ["synth_cls", "synth_loc"]

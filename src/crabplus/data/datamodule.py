@@ -57,6 +57,8 @@ class MultiTaskDataModule(L.LightningDataModule):
         skip_min_samples: samples a stream must have seen before that share is judged.
         train_split, val_split, test_split: split folder names.
         task_lookup: ``name -> Task`` (default ``crabplus.tasks.get``).
+        cache_decoded: decoded training samples each worker keeps in memory (0 = none); worth it when a
+            run revisits a small dataset many times (see ``data/cache.py``).
     """
 
     def __init__(
@@ -76,8 +78,10 @@ class MultiTaskDataModule(L.LightningDataModule):
         val_split: str = "val",
         test_split: str = "test",
         task_lookup: Callable | None = None,
+        cache_decoded: int = 0,
     ):
         super().__init__()
+        self.cache_decoded = cache_decoded
         self.root, self.batch_size, self.num_workers, self.seed = root, batch_size, num_workers, seed
         self.entries = [{"name": t} if isinstance(t, str) else dict(t) for t in tasks]
         self.temperature, self.shuffle_buffer, self.media = temperature, shuffle_buffer, media or MediaSpec()
@@ -148,6 +152,7 @@ class MultiTaskDataModule(L.LightningDataModule):
             self.shuffle_buffer,
             self.skip,
             self.num_batches,
+            self.cache_decoded,
         )
         ds.start, ds.positions = self._next_batch, {int(c): dict(p) for c, p in self._positions.items()}
         self._train, self._world = ds, world

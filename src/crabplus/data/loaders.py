@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from crabplus.data.mixture import Mixture
+from crabplus.data.cache import DecodedCache
 from crabplus.data.sample import BadSample, MediaSpec, decode_sample
 from crabplus.data.stream import TaskStream, slot_samples
 
@@ -113,7 +114,9 @@ class TrainMixtureDataset(IterableDataset):
         buffer_size: int = 64,
         skip: SkipPolicy | None = None,
         epoch_batches: int | None = None,
+        cache_size: int = 0,
     ):
+        self.cache_size = cache_size
         self.sources, self.mixture, self.spec, self.batch_size = sources, mixture, spec, batch_size
         self.task_lookup, self.rank, self.world_size, self.seed = task_lookup, rank, world_size, seed
         self.buffer_size, self.skip_policy, self.epoch_batches = (
@@ -150,12 +153,15 @@ class TrainMixtureDataset(IterableDataset):
         )
         streams = self._streams(first % nw, nw) if end is None or first < end else []
         skip = SkipPolicy(self.skip_policy.max_share, self.skip_policy.min_samples)
+        cache = DecodedCache(self.cache_size)  # one per worker process (see data/cache.py)
         b = first
         while end is None or b < end:
-            yield self._batch(b, streams, skip, first % nw)
+            yield self._batch(b, streams, skip, first % nw, cache)
             b += nw
 
-    def _batch(self, b: int, streams: list[TaskStream], skip: SkipPolicy, residue: int) -> dict:
+    def _batch(
+        self, b: int, streams: list[TaskStream], skip: SkipPolicy, residue: int, cache: DecodedCache
+    ) -> dict:
         delta: dict[str, int] = {}
         samples = []
         for tid in self.mixture.slot_tasks(b, self.rank, self.batch_size):
@@ -163,7 +169,9 @@ class TrainMixtureDataset(IterableDataset):
             while True:
                 raw = stream.next()
                 try:
-                    sample = decode_sample(raw, src.name, src.modalities, self.spec, self.task_lookup)
+                    sample = cache.get_or_decode(
+                        raw, lambda r: decode_sample(r, src.name, src.modalities, self.spec, self.task_lookup)
+                    )
                 except BadSample as err:
                     skip.skip(src.name, raw, str(err), delta)
                     continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -81,7 +82,22 @@ def _config(defaults: dict[str, Any], overrides: dict[str, Any]) -> AVLLMConfig:
 
 
 # ---------------------------------------------------------------------------- tiny presets
-TINY_INIT_STD = 0.25
+TINY_INIT_STD = float(os.environ.get("CRABPLUS_TINY_INIT_STD", 0.02))
+TINY_HEAD_STD = float(os.environ.get("CRABPLUS_TINY_HEAD_STD", 0.25))
+
+
+def _widen_output_head(head: torch.nn.Linear) -> None:
+    """Rescale a random LM's output head to std TINY_HEAD_STD.
+
+    A random LM stands in for a pretrained one. With HF's default std 0.02 the frozen head caps logits
+    near ±1.3 after the final RMSNorm (|h| ≈ √d, |w| ≈ 0.02·√d), so adapter-only training cannot bring
+    the loss below ~log(V) − 1.3; a pretrained head has no such cap. Widening only the head keeps the
+    attention logits of the random blocks small, so information still flows between tokens.
+    """
+    with torch.no_grad():
+        head.weight.mul_(TINY_HEAD_STD / head.weight.std().clamp_min(1e-8))
+
+
 def _tiny_llama(vocab: int, tokenizer) -> LlamaForCausalLM:
     return LlamaForCausalLM(
         LlamaConfig(
@@ -96,9 +112,6 @@ def _tiny_llama(vocab: int, tokenizer) -> LlamaForCausalLM:
             bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id,
             tie_word_embeddings=False,
-            # A random LM stands in for a pretrained one. With HF's default std 0.02 the frozen lm_head
-            # caps logits near ±1.3 after the final RMSNorm, so adapter-only training cannot lower the
-            # loss below ~log(V) - 1.3; a pretrained LM has no such cap, and std TINY_INIT_STD removes it.
             initializer_range=TINY_INIT_STD,
         )
     )
@@ -115,6 +128,7 @@ def tiny_modular(seed: int = 0, **overrides: Any) -> AVLLM:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         lm = _tiny_llama(len(tok), tok)
+        _widen_output_head(lm.lm_head)
         vision = CLIPVisionModel(
             CLIPVisionConfig(
                 image_size=cfg.frame_size,
@@ -190,6 +204,7 @@ def tiny_omni(seed: int = 0, **overrides: Any) -> AVLLM:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         thinker = Qwen2_5OmniThinkerForConditionalGeneration(thinker_cfg)
+        _widen_output_head(thinker.lm_head)
     thinker.generation_config.eos_token_id = tok.eos_token_id
     return assemble(cfg, thinker, tok, thinker.model.visual, thinker.model.audio_tower)
 

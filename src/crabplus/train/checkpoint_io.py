@@ -2,8 +2,12 @@
 
 Lightning's default IO writes the final path directly, so a SIGKILL mid-write leaves a truncated
 ``last.ckpt``. Writing to a temporary file in the same folder and ``os.replace``-ing it is atomic on POSIX.
-Loading uses ``weights_only=True`` (no unrestricted pickle); the few non-tensor types crabplus stores
-(plain containers, numbers, strings, numpy RNG state) are allow-listed.
+Loading uses ``weights_only=True`` (no unrestricted pickle). A Lightning + crabplus checkpoint holds only
+tensors, plain containers, numbers and strings (RNG states are stored as tensors), which ``weights_only``
+accepts as is; the numpy types are allow-listed for checkpoints that carry raw numpy RNG state.
+
+crabplus checkpoints hold the trainable parameters only; :func:`trainable_state_keys` names them as they
+appear in a state dict, also when FSDP or activation checkpointing has wrapped layers in place.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-__all__ = ["AtomicCheckpointIO", "safe_globals"]
+__all__ = ["AtomicCheckpointIO", "clean_param_name", "safe_globals", "trainable_state_keys"]
+
+# Inserted into parameter names by in-place wrappers, absent from (full) state-dict keys.
+_WRAPPER_PARTS = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.")
 
 
 def safe_globals() -> list[Any]:
@@ -28,10 +35,29 @@ def safe_globals() -> list[Any]:
     return allowed
 
 
+def clean_param_name(name: str) -> str:
+    """``name`` without FSDP / activation-checkpointing wrapper parts: the key a full state dict uses.
+
+    FSDP's auto-wrap replaces each wrapped layer by a wrapper holding it as ``_fsdp_wrapped_module``, so
+    ``named_parameters()`` of an FSDP model says ``layers.0._fsdp_wrapped_module.mlp...`` while its full
+    state dict says ``layers.0.mlp...``.
+    """
+    for part in _WRAPPER_PARTS:
+        name = name.replace(part, "")
+    return name
+
+
+def trainable_state_keys(module: torch.nn.Module, prefix: str = "") -> set[str]:
+    """State-dict keys (with ``prefix``) of the parameters of ``module`` that require a gradient."""
+    return {prefix + clean_param_name(n) for n, p in module.named_parameters() if p.requires_grad}
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` that writes through a temp file + rename and loads with ``weights_only``."""
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -46,6 +72,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 os.unlink(tmp)
             raise
 
-    def load_checkpoint(self, path: str | Path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+    def load_checkpoint(
+        self, path: str | Path, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
         with torch.serialization.safe_globals(safe_globals()):
             return torch.load(path, map_location=map_location or "cpu", weights_only=True)

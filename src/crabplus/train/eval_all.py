@@ -4,7 +4,7 @@ For each run (a run folder ``runs/<name>/`` with LightningCLI's saved ``config.y
 explicit ``{name, config, ckpt_path}``) it runs ``crabplus test`` in-process on a *derived* config, reads the
 rows the results store received, scores each task's trivial baseline (:mod:`crabplus.train.trivial`), and
 prints task × metric × run with the baseline as an extra column: Markdown to stdout and
-``<out>/eval_all.md``, ``<out>/eval_all.csv``.
+``<out>/eval_all.md``, ``<out>/eval_all.csv`` (rendering: :mod:`crabplus.train.eval_table`).
 
 Decisions:
 
@@ -25,9 +25,7 @@ points the test loaders at another split folder.
 from __future__ import annotations
 
 import argparse
-import csv
 import glob
-import math
 import sys
 import time
 import uuid
@@ -37,8 +35,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EvalAllConfig", "EvalAllError", "RunResult", "RunSpec", "derive_config", "load_eval_config",
-           "main", "markdown_table", "resolve_runs", "table_rows"]
+from crabplus.train.eval_table import RunResult, markdown_table, write_csv
+
+__all__ = [
+    "EvalAllConfig",
+    "EvalAllError",
+    "RunSpec",
+    "derive_config",
+    "evaluate_run",
+    "load_eval_config",
+    "main",
+    "resolve_runs",
+    "run_eval_all",
+]
 
 TRANSFER_CALLBACK = "crabplus.train.callbacks.transfer.TransferCallback"
 
@@ -62,6 +71,8 @@ class EvalAllConfig:
         checkpoint: checkpoint path inside a run folder (for folder entries).
         trainer: overrides merged into each run's ``trainer`` section (e.g. ``limit_test_batches``, ``devices``).
         trivial: also score each task's trivial baseline (majority class, whole clip, centre box, empty mask).
+        margin: gain of the primary metric over the trivial baseline that counts as "beats it" in the summary
+            (metric units, e.g. 0.05 = five accuracy points).
     """
 
     runs: list[Any] = field(default_factory=list)
@@ -72,6 +83,7 @@ class EvalAllConfig:
     checkpoint: str = "checkpoints/last.ckpt"
     trainer: dict[str, Any] = field(default_factory=dict)
     trivial: bool = True
+    margin: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -81,18 +93,6 @@ class RunSpec:
     name: str
     config: Path
     ckpt_path: Path
-
-
-@dataclass
-class RunResult:
-    """What one evaluation gave: task → metric → value as read back from the store, and the baselines."""
-
-    name: str
-    run_id: str
-    step: int | None
-    metrics: dict[str, dict[str, float]]
-    directions: dict[str, bool]
-    trivial: dict[str, dict[str, float]]
 
 
 # ----- configuration -----------------------------------------------------------------------------------
@@ -131,8 +131,10 @@ def resolve_runs(entries: Sequence[Any], checkpoint: str) -> list[RunSpec]:
     seen: dict[str, RunSpec] = {}
     for spec in specs:
         if spec.name in seen:
-            raise EvalAllError(f"run name {spec.name!r} is used twice ({seen[spec.name].config}, {spec.config}); "
-                               "give explicit entries a distinct `name`")
+            raise EvalAllError(
+                f"run name {spec.name!r} is used twice ({seen[spec.name].config}, {spec.config}); "
+                "give explicit entries a distinct `name`"
+            )
         seen[spec.name] = spec
     return specs
 
@@ -146,24 +148,30 @@ def _folder_run(folder: Path, checkpoint: str, where: str) -> RunSpec:
 def _explicit_run(entry: dict[str, Any], where: str) -> RunSpec:
     unknown = set(entry) - {"name", "config", "ckpt_path"}
     if unknown or "config" not in entry or "ckpt_path" not in entry:
-        raise EvalAllError(f"{where}: an explicit run needs keys config and ckpt_path (optional name); "
-                           f"got {sorted(entry)}")
+        raise EvalAllError(
+            f"{where}: an explicit run needs keys config and ckpt_path (optional name); got {sorted(entry)}"
+        )
     config = Path(entry["config"])
-    return _checked(RunSpec(str(entry.get("name") or config.parent.name), config, Path(entry["ckpt_path"])), where)
+    return _checked(
+        RunSpec(str(entry.get("name") or config.parent.name), config, Path(entry["ckpt_path"])), where
+    )
 
 
 def _checked(spec: RunSpec, where: str) -> RunSpec:
     if not spec.config.is_file():
         raise EvalAllError(f"{where}: run {spec.name!r} has no config {spec.config}")
     if not spec.ckpt_path.is_file():
-        raise EvalAllError(f"{where}: run {spec.name!r} has no checkpoint {spec.ckpt_path} "
-                           "(train it first, or set `checkpoint:` / an explicit `ckpt_path`)")
+        raise EvalAllError(
+            f"{where}: run {spec.name!r} has no checkpoint {spec.ckpt_path} "
+            "(train it first, or set `checkpoint:` / an explicit `ckpt_path`)"
+        )
     return spec
 
 
 # ----- one run --------------------------------------------------------------------------------------------
-def derive_config(saved: dict[str, Any], spec: RunSpec, config: EvalAllConfig, run_id: str,
-                  fingerprint: str | None) -> dict[str, Any]:
+def derive_config(
+    saved: dict[str, Any], spec: RunSpec, config: EvalAllConfig, run_id: str, fingerprint: str | None
+) -> dict[str, Any]:
     """The run's saved LightningCLI config turned into this evaluation's ``crabplus test`` config."""
     import copy
 
@@ -200,7 +208,9 @@ def _select_tasks(entries: list[Any], wanted: list[str], run: str) -> list[dict[
     names = [e["name"] for e in out]
     absent = [t for t in wanted if t not in names]
     if absent:
-        warnings.warn(f"run {run!r} was not configured with task(s) {absent}; they are left out of it", stacklevel=3)
+        warnings.warn(
+            f"run {run!r} was not configured with task(s) {absent}; they are left out of it", stacklevel=3
+        )
     if not set(wanted) & set(names):
         raise EvalAllError(f"run {run!r}: none of tasks {wanted} is in its data.tasks {names}")
     for entry in out:
@@ -245,110 +255,28 @@ def evaluate_run(spec: RunSpec, config: EvalAllConfig) -> RunResult:
     path.write_text(yaml.safe_dump(derived, sort_keys=False))
     try:
         with warnings.catch_warnings():  # eval-all's own argv is not meant for LightningCLI; it says so
-            warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python")
+            warnings.filterwarnings(
+                "ignore", message=".*args parameter is intended to run from within Python"
+            )
             cli = run_lightning(["test", "--config", str(path)])
     except SystemExit as err:  # jsonargparse exits on a config it cannot parse
-        raise EvalAllError(f"run {spec.name!r}: `crabplus test --config {path}` failed (exit {err.code})") from err
+        raise EvalAllError(
+            f"run {spec.name!r}: `crabplus test --config {path}` failed (exit {err.code})"
+        ) from err
     datamodule = cli.datamodule
     evaluated = list(getattr(datamodule, "val_task_names", []))
     store = ResultsStore(config.store)
     metrics = store.final_metrics(run_id, split="test")
     missing = [t for t in evaluated if t not in metrics]
     if missing or not metrics:
-        raise EvalAllError(f"run {spec.name!r}: the results store {store.path} received no rows for task(s) "
-                           f"{missing or evaluated} (run id {run_id})")
+        raise EvalAllError(
+            f"run {spec.name!r}: the results store {store.path} received no rows for task(s) "
+            f"{missing or evaluated} (run id {run_id})"
+        )
     trivial = datamodule_trivial_scores(datamodule, "test") if config.trivial else {}
-    return RunResult(spec.name, run_id, _checkpoint_step(spec.ckpt_path), metrics, store.directions(run_id), trivial)
-
-
-# ----- the table --------------------------------------------------------------------------------------------
-def _direction(task: str, metric: str, results: Sequence[RunResult]) -> bool | None:
-    for result in results:
-        if f"{task}/{metric}" in result.directions:
-            return result.directions[f"{task}/{metric}"]
-    from crabplus import tasks
-
-    try:
-        return tasks.get(task).is_higher_better(metric)
-    except KeyError:
-        return None
-
-
-def merged_trivial(results: Sequence[RunResult]) -> dict[str, dict[str, float]]:
-    """One baseline per task: the first run's; a different one from another run's data is warned about."""
-    out: dict[str, dict[str, float]] = {}
-    for result in results:
-        for task, values in result.trivial.items():
-            if task not in out:
-                out[task] = values
-            elif any(not math.isclose(out[task].get(k, math.nan), v, abs_tol=1e-9) for k, v in values.items()):
-                warnings.warn(f"task {task!r}: run {result.name!r} has another trivial baseline (other data?); "
-                              "the table shows the first run's", stacklevel=2)
-    return out
-
-
-def table_rows(results: Sequence[RunResult]) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows ``[task, metric, higher_is_better, value per run..., trivial]`` (None: not measured)."""
-    trivial = merged_trivial(results)
-    keys: dict[tuple[str, str], None] = {}
-    for source in [*(r.metrics for r in results), trivial]:
-        for task, values in source.items():
-            for metric in values:
-                keys.setdefault((task, metric))
-    header = ["task", "metric", "higher_is_better", *(r.name for r in results), "trivial"]
-    rows = [[task, metric, _direction(task, metric, results),
-             *(r.metrics.get(task, {}).get(metric) for r in results), trivial.get(task, {}).get(metric)]
-            for task, metric in keys]
-    return header, rows
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "↑" if value else "↓"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def beats_trivial(results: Sequence[RunResult]) -> list[str]:
-    """Per run: on how many tasks the primary metric is better than the trivial baseline's."""
-    from crabplus import tasks
-
-    trivial, lines = merged_trivial(results), []
-    for result in results:
-        won, lost = [], []
-        for task, values in result.metrics.items():
-            metric = tasks.get(task).primary_metric
-            if metric not in values or metric not in trivial.get(task, {}):
-                continue
-            higher = _direction(task, metric, [result])
-            better = values[metric] > trivial[task][metric] if higher else values[metric] < trivial[task][metric]
-            (won if better else lost).append(task)
-        tail = f" (not: {', '.join(lost)})" if lost else ""
-        lines.append(f"- {result.name}: beats the trivial baseline on the primary metric of "
-                     f"{len(won)}/{len(won) + len(lost)} tasks{tail}")
-    return lines
-
-
-def markdown_table(results: Sequence[RunResult]) -> str:
-    """The Markdown report: the table, then the primary-metric comparison with the trivial baseline."""
-    header, rows = table_rows(results)
-    steps = {r.name: r.step for r in results}
-    names = [f"{h} (step {steps[h]})" if steps.get(h) is not None else h for h in header]
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    trivial_line = [] if not any(r.trivial for r in results) else ["", *beats_trivial(results)]
-    return "\n".join(["# eval-all", "", *lines, *trivial_line, ""])
-
-
-def write_csv(results: Sequence[RunResult], path: Path) -> None:
-    """The table as CSV: empty cells where a run did not measure a task/metric."""
-    header, rows = table_rows(results)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
+    return RunResult(
+        spec.name, run_id, _checkpoint_step(spec.ckpt_path), metrics, store.directions(run_id), trivial
+    )
 
 
 # ----- command ----------------------------------------------------------------------------------------------
@@ -358,7 +286,7 @@ def run_eval_all(config: EvalAllConfig) -> list[RunResult]:
     results = [evaluate_run(spec, config) for spec in specs]
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eval_all.md").write_text(markdown_table(results))
+    (out / "eval_all.md").write_text(markdown_table(results, config.margin))
     write_csv(results, out / "eval_all.csv")
     return results
 
@@ -375,9 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvalAllError as err:
         print(f"crabplus eval-all: error: {err}", file=sys.stderr)
         return 2
-    print(markdown_table(results))
-    print(f"wrote {Path(config.out) / 'eval_all.md'} and {Path(config.out) / 'eval_all.csv'}; "
-          f"results rows in {config.store}")
+    print(markdown_table(results, config.margin))
+    print(
+        f"wrote {Path(config.out) / 'eval_all.md'} and {Path(config.out) / 'eval_all.csv'}; "
+        f"results rows in {config.store}"
+    )
     return 0
 
 

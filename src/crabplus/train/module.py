@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from crabplus.balance import BalanceStrategy, dropped_modality_outputs
 from crabplus.lora import ILoRAConfig, balance_loss, inject
 from crabplus.model import set_trainable
+from crabplus.train.checkpoint_io import trainable_state_keys
 from crabplus.train.guards import NonFiniteGuard, grads_are_finite
 from crabplus.train.optim import OptimizerConfig, build_optimizer
 from crabplus.train.rng import DeferredRNGRestore, gather_rng_states
@@ -238,12 +239,13 @@ class AVLLMModule(L.LightningModule):
             self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        trainable = {f"model.{n}" for n, p in self.model.named_parameters() if p.requires_grad}
+        trainable = trainable_state_keys(self.model, prefix="model.")  # names as in the state dict, also under FSDP
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
         # every rank's RNG (a collective: Lightning builds the checkpoint dict on all ranks)
         checkpoint["crabplus"] = {"rng": gather_rng_states(), "skipped_steps": self.guard.skipped}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.checkpoint_step = int(checkpoint.get("global_step", 0))
         extra = checkpoint.get("crabplus") or {}
         if "rng" in extra:
             # restored at the first training batch: building the DataLoader iterator after this hook

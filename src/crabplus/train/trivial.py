@@ -10,7 +10,7 @@ Only targets are read: ``<key>.json`` of every sample, plus ``<key>.mask.png`` f
 Decision — where the majority comes from: ``Task.trivial_prediction(targets)`` takes only the targets it
 predicts for, so the majority label is that of the evaluated split itself (an oracle prior: slightly
 optimistic, which makes "beats the trivial baseline" a stricter bar, not a looser one). Taking it from the
-train split needs a reference argument in the Task API; see the eval-all report.
+train split needs ``Task.trivial_prediction`` to accept reference targets, which the Task API has not.
 """
 
 from __future__ import annotations
@@ -53,8 +53,10 @@ def read_targets(root: str | Path, task: str, split: str, mask_size: int | None 
                 continue
             targets.append(target)
     if bad:
-        warnings.warn(f"trivial baseline of {task!r}/{split}: skipped {len(bad)} unreadable sample(s), "
-                      f"first {bad[0]}", stacklevel=2)
+        warnings.warn(
+            f"trivial baseline of {task!r}/{split}: skipped {len(bad)} unreadable sample(s), first {bad[0]}",
+            stacklevel=2,
+        )
     return targets
 
 
@@ -88,5 +90,7 @@ def datamodule_trivial_scores(datamodule: Any, split: str = "test") -> dict[str,
     samples its test loaders serve.
     """
     folder = datamodule.splits[split]
-    sources = [(e["name"], e.get("root") or datamodule.root) for e in datamodule.entries if e.get("eval", True)]
+    sources = [
+        (e["name"], e.get("root") or datamodule.root) for e in datamodule.entries if e.get("eval", True)
+    ]
     return trivial_scores(sources, folder, datamodule.media.frame_size, datamodule.task_lookup)

@@ -59,7 +59,7 @@ def parse_metric_keys(
     """``{"val/<task>/<metric>": value}`` → task → metric → float (other keys and ``exclude`` dropped)."""
     out: dict[str, dict[str, float]] = {}
     for key, value in metrics.items():
-        parts = key.split("/")
+        parts = key.split("/", 2)  # the metric may hold a slash itself: accuracy/<question type>
         if len(parts) != 3 or parts[0] != split or parts[2] in exclude:
             continue
         out.setdefault(parts[1], {})[parts[2]] = float(value.item() if isinstance(value, torch.Tensor) else value)
@@ -141,7 +141,9 @@ class TransferCallback(L.Callback):
         values = {t: m for t, m in values.items() if m}
         if not values or not trainer.is_global_zero:
             return
-        self._write_rows(ctx, values, directions, trainer.global_step, split)
+        # in `crabplus test --ckpt_path` the trainer starts at step 0; the module knows the checkpoint's step
+        step = max(trainer.global_step, int(getattr(pl_module, "checkpoint_step", 0) or 0))
+        self._write_rows(ctx, values, directions, step, split)
         if (ctx.kind or ("multitask" if len(values) > 1 else "single_task")) != "multitask":
             return
         baselines = self.baselines
