@@ -1,7 +1,7 @@
 """A tiny in-memory DataModule that serves batches in the batch contract (docs/architecture.md).
 
 Used by training tests that must not depend on shards: the overfit test, DDP loss-curve parity, the
-non-finite guard. Every sample's answer has the same token length so per-rank means equal global means.
+non-finite guard. Answers differ in token length by label (parity tests pick labels of equal length).
 """
 
 from __future__ import annotations

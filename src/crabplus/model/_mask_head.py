@@ -30,7 +30,7 @@ class MaskHead(nn.Module):
         self.query = nn.Sequential(nn.Linear(lm_dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.feat = nn.Linear(feat_dim, dim)
         self.refine = nn.Conv2d(dim, dim, kernel_size=3, padding=1)
-        self.bias = nn.Parameter(torch.zeros(()))
+        self.bias = nn.Parameter(torch.zeros(1))  # (1,): FSDP rejects 0-d parameters
 
     def forward(self, hidden: torch.Tensor, feats: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
         """hidden (B, d), feats (B, P, c) -> logits (B, S, S)."""

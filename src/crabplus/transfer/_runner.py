@@ -128,8 +128,10 @@ def plan_runs(
                               _has_results(store, fp, kind, derived["seed"], split))
             plan.commands = [[*launcher, "fit", "--config", str(plan.config_path)]]
             if test:
+                # test logs go to <run>/test so the training run's metrics.csv is kept
                 plan.commands.append([*launcher, "test", "--config", str(plan.config_path),
-                                      "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt")])
+                                      "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt"),
+                                      "--trainer.default_root_dir", str(run_dir / "test")])
             plans.append(plan)
     return plans
 
