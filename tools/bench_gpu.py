@@ -94,7 +94,10 @@ class AVShape(nn.Module):
 def adapter_configs() -> dict[str, ILoRAConfig]:
     llm = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     common = dict(rank=128, alpha=256, dropout=0.1, shared_dropout=True, target_modules=llm)
-    encoders = dict(encoder_target_modules=["audio_encoder.*self_attn.(q|k|v)_proj", "vision_encoder.*mlp.*_proj"])
+    encoders = dict(encoder_target_modules={
+        "audio_encoder": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+        "vision_encoder": ["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"],
+    })
     return {
         "lora": ILoRAConfig(heads=1, **common, **encoders),
         "ilora": ILoRAConfig(heads=3, **common, **encoders),
@@ -133,9 +136,6 @@ def measure(args: argparse.Namespace, config: ILoRAConfig, device: torch.device,
     tokens = args.batch * args.seq
     flops = 4 * base * tokens + 6 * adapter * tokens
     peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
-    del model, optimizer
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
     return {
         "tokens_per_s": tokens / seconds,
         "mfu": flops / seconds / (args.peak_tflops * 1e12),
@@ -178,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    results = {name: measure(args, cfg, device, dtype) for name, cfg in adapter_configs().items()}
+    results = {}
+    for name, cfg in adapter_configs().items():
+        results[name] = measure(args, cfg, device, dtype)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()  # the previous variant's model is gone once measure() returns
     print(f"device: {torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}; dtype {dtype}; "
           f"LM {args.layers}x{args.hidden}; seq {args.seq} x batch {args.batch}")
     print("| variant | adapter params (M) | step (s) | tokens/s | MFU | peak memory (GiB) |")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
+from tests.helpers.fixed_data import FixedDataModule
 
 from crabplus.train import AVLLMModule, OptimizerConfig
 from crabplus.train.guards import NonFiniteError
-from tests.helpers.fixed_data import FixedDataModule
 
 ADAPTER = {"heads": 3, "rank": 8, "alpha": 16, "dropout": 0.0}
 

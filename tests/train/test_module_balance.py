@@ -5,11 +5,11 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
+from tests.helpers.fixed_data import FixedDataModule, collate, make_samples
 
 from crabplus.balance import MLB, ModalityBalanceCallback
 from crabplus.train import AVLLMModule
 from crabplus.train.module import drop_modalities
-from tests.helpers.fixed_data import FixedDataModule, collate, make_samples
 
 
 @pytest.mark.unit

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from crabplus.data.mixture import Mixture
 from crabplus.data.cache import DecodedCache
+from crabplus.data.mixture import Mixture
 from crabplus.data.sample import BadSample, MediaSpec, decode_sample
 from crabplus.data.stream import TaskStream, slot_samples
 
@@ -170,7 +170,7 @@ class TrainMixtureDataset(IterableDataset):
                 raw = stream.next()
                 try:
                     sample = cache.get_or_decode(
-                        raw, lambda r: decode_sample(r, src.name, src.modalities, self.spec, self.task_lookup)
+                        raw, lambda r, s=src: decode_sample(r, s.name, s.modalities, self.spec, self.task_lookup)
                     )
                 except BadSample as err:
                     skip.skip(src.name, raw, str(err), delta)

@@ -60,9 +60,12 @@ def summarize_runs(
     base, _ = baselines_for(store, baseline_recipe or recipe, split, tasks=recipe.tasks)
     reports = []
     for run in runs:
-        directions = store.directions(run.run_id)
         multi = store.final_metrics(run.run_id, split)
-        reports.append(compare(multi, base, directions))
+        if not multi:  # e.g. the training run when the test rows were written by a later evaluation
+            continue
+        reports.append(compare(multi, base, store.directions(run.run_id)))
+    if not reports:
+        raise ValueError(f"runs {[r.run_id for r in runs]} have no {split!r} results in {store.path}")
     return summarize(reports)
 
 
