@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="tiny budgets: checks the pipeline, not the numbers")
     parser.add_argument("--runs-dir", default="runs", help="where runs, the results store and reports go")
-    parser.add_argument("--data", default="data/synth", help="synthetic shards (generated when missing)")
+    parser.add_argument("--data", default="data/synth_demo", help="synthetic shards (generated when missing)")
     return parser.parse_args(argv)
 
 
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     store = str(runs / "results.sqlite")
     if not (ROOT / args.data / "synth_cap" / "test" / "index.json").exists():
         splits = ["splits.train=48", "splits.val=8", "splits.test=8"] if args.fast else []
-        run([*crabplus, "data", "synth", "--out", args.data, "--config", "configs/data/synth.yaml", *splits], env)
+        run([*crabplus, "data", "synth", "--out", args.data, "--config", "configs/data/synth_demo.yaml", *splits,
+             "--workers", "2"], env)
     configs = {v: resolve(c, overrides(args), runs / "demo_configs", env) for v, c in CONFIGS.items()}
     run([*crabplus, "transfer", "baselines", "--config", configs["lora"], "--test", "--store", store,
          "--out-dir", str(runs / "baselines")], env)

@@ -12,9 +12,9 @@ from crabplus.cli import LIGHTNING_SUBCOMMANDS, TOOL_SUBCOMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[2]
 # Fragments layered over a full config are parsed on top of BASE (scale/ has its own tests).
-FRAGMENT_DIRS = ("scale", "overlays")
+FRAGMENT_DIRS = ("scale", "overlays", "data")
 BASE = ROOT / "configs/tiny_modular.yaml"
-NOT_LIGHTNING = ("data/synth.yaml", "eval_all.yaml")
+NOT_LIGHTNING = ("eval_all.yaml",)  # configs/data/ holds synth configs, not Lightning ones
 
 
 def _run(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
