@@ -17,9 +17,10 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from crabplus import tasks
 from crabplus.balance import BalanceStrategy, dropped_modality_outputs
 from crabplus.lora import ILoRAConfig, balance_loss, inject
-from crabplus.model import set_trainable
+from crabplus.model import build_avllm, set_trainable
 from crabplus.train.checkpoint_io import trainable_state_keys
 from crabplus.train.guards import NonFiniteGuard, grads_are_finite
 from crabplus.train.optim import OptimizerConfig, build_optimizer
@@ -83,8 +84,6 @@ class AVLLMModule(L.LightningModule):
     def _build_model(preset: str, overrides: dict[str, Any], adapter: ILoRAConfig | dict[str, Any] | None):
         """The preset's base weights are deterministic (its own seed), so a model rebuilt from the same
         config matches a checkpoint holding trainable parts only; adapters draw from the run's seed."""
-        from crabplus.model import build_avllm
-
         model = build_avllm(preset, **overrides)
         if adapter is not None:
             inject(model, adapter if isinstance(adapter, ILoRAConfig) else ILoRAConfig(**adapter))
@@ -95,8 +94,6 @@ class AVLLMModule(L.LightningModule):
         names = list(getattr(datamodule, "task_names", []) or [])
         names += [n for n in getattr(datamodule, "val_task_names", []) or [] if n not in names]
         self.task_names = names
-        from crabplus import tasks
-
         for name in names:
             if name not in self.metrics:
                 self.metrics[name] = tasks.get(name).make_metric()
@@ -185,8 +182,6 @@ class AVLLMModule(L.LightningModule):
 
     def predict_batch(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
         """Greedy answers of one task-homogeneous batch, parsed into structured predictions."""
-        from crabplus import tasks
-
         media = {k: batch[k] for k in MEDIA_KEYS if batch.get(k) is not None}
         generated = self.model.generate(
             batch["prompt"], **media, task_ids=batch.get("task_id"), max_new_tokens=self.hparams.max_new_tokens

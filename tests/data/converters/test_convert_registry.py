@@ -36,16 +36,30 @@ def test_registry_tasks_are_the_contract_names():
         "ucf101",
         "cremad",
         "meld",
+        "mer24",
+        "mafw",
+        "dfew",
+        "a2v",
+        "v2a",
     }
     written = {t for n in names() for t in get(n).tasks}
     assert written == contract
 
 
 @pytest.mark.unit
+def test_every_registered_task_has_a_converter():
+    """Every task of ``crabplus.tasks`` but the synthetic ones (made by ``crabplus data synth``) is written."""
+    from crabplus import tasks
+
+    written = {t for n in names() for t in get(n).tasks}
+    assert {t for t in tasks.names() if not t.startswith("synth_")} == written
+
+
+@pytest.mark.unit
 def test_registry_rejects_duplicates_and_names_known():
     with pytest.raises(KeyError, match="already registered"):
         register("ave", tasks=("ave",), splits=("train",))(lambda src, split: iter(()))
-    with pytest.raises(KeyError, match="unknown dataset 'avx'; known: arig, ave"):
+    with pytest.raises(KeyError, match="unknown dataset 'avx'; known: a2v, arig, ave"):
         get("avx")
 
 

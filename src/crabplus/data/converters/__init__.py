@@ -8,28 +8,34 @@ official file layout it reads, with field names. Reading functions yield :class:
 
 Registered datasets -> tasks: ave -> ave, avvp -> avvp, music_avqa -> music_avqa, s4 / ms3 / avss ->
 s4 / ms3 / avss, arig -> arig (boxes of S4 masks), ref_avs -> ref_avs, valor32k -> avcap, unav100 ->
-unav100, kinetics_sounds -> ks, ucf101 -> ucf101, cremad -> cremad, meld -> meld, avuie -> ks, ucf101,
-meld, cremad, music_avqa, avqa, ave, avcap.
+unav100, kinetics_sounds -> ks, ucf101 -> ucf101, cremad -> cremad, meld -> meld, mer24 -> mer24, mafw ->
+mafw, dfew -> dfew, a2v -> a2v and v2a -> v2a (pairs built from any labelled AV clip folder), avuie -> ks,
+ucf101, meld, cremad, music_avqa, avqa, ave, avcap.
 """
 
 from __future__ import annotations
 
 # Importing the dataset modules registers them (one module per dataset).
 from crabplus.data.converters import (  # noqa: F401
+    a2v,
     arig,
     ave,
     avss,
     avuie,
     avvp,
     cremad,
+    dfew,
     kinetics_sounds,
+    mafw,
     meld,
+    mer24,
     ms3,
     music_avqa,
     ref_avs,
     s4,
     ucf101,
     unav100,
+    v2a,
     valor32k,
 )
 from crabplus.data.converters._cli import build_parser, main

@@ -25,7 +25,8 @@ file; the shard reader takes audio from the audio file). ``reasoning`` holds the
 text verbatim (its reasoning style is not documented). The Crab v1 AV-UIE records of AVE and MUSIC-AVQA
 use the same field names and are read the same way when laid out like this.
 
-Not converted (folders present are reported with a warning): a2v, v2a, mer24, mafw, dfew (no crabplus task)
+Not converted (folders present are reported with a warning): a2v, v2a, mer24, mafw, dfew (convert them from
+their own layouts: ``a2v``, ``v2a``, ``mer24``, ``mafw``, ``dfew``)
 and unav, avvp, s4, ms3, arig, ref_avs, whose records carry only answer text, no structured target:
 convert those from their datasets' own layouts (``unav100``, ``avvp``, ``s4``, ...).
 """

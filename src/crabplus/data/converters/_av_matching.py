@@ -1,0 +1,220 @@
+"""Shared by ``a2v`` and ``v2a``: labelled AV clips, seeded candidate pairs, and the composed pair media.
+
+Crab+'s cross-modal matching tasks show two clips one after the other in one modality and one clip in the
+other; the answer is ``"one"`` or ``"two"`` (the position of the matching clip). They have no annotation
+file of their own: pairs are built from any folder of labelled audio-visual clips (see ``iter_clips``).
+
+Decisions:
+
+* Pairing: for each clip (the query) the other candidate is a clip of the same split with a *different*
+  label (so the answer is decidable from content), drawn with ``random.Random(f"{SEED}:{task}:{key}")``;
+  the same draw puts the query first or second. The pairs depend only on the label list, not on file
+  order or on which media exist; a missing clip (query or partner) makes the sample "missing media"
+  (``--skip-missing`` skips it).
+* Media: each candidate contributes its first ``seg = min(SEGMENT_SECONDS, shortest clip)`` seconds, so
+  the two halves are equally long and the pair (2 x 2 s) fits the 4-s audio window of the default
+  ``MediaSpec``. The composed video is an audio-less H.264 mp4 at :data:`FPS` fps with the query clip's
+  frame size; the audio is a 16 kHz mono wav (the shard reader takes audio from the wav, not the mp4).
+  They are written to a temporary folder just before the sample is yielded and deleted after it has been
+  written. A clip without an audio stream is an error naming the file.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from crabplus.data.converters._errors import AnnotationError
+from crabplus.data.converters._media import VIDEO_EXTS, find_media
+from crabplus.data.converters._readers import iter_csv
+from crabplus.data.converters._sample import Sample, sanitize_key
+from crabplus.data.decode import DecodeError, load_audio
+from crabplus.data.encode import encode_mp4, encode_wav
+
+__all__ = ["Clip", "iter_clips", "matching_samples", "MATCH_SPLITS", "SEED", "SEGMENT_SECONDS", "FPS", "RATE"]
+
+MATCH_SPLITS = ("train", "val", "test", "all")
+SEED = 0
+SEGMENT_SECONDS = 2.0
+FPS = 8
+RATE = 16000
+ANSWERS = ("one", "two")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled clip: sample ``key``, ``label``, ``video`` file and the ``origin`` for error messages."""
+
+    key: str
+    label: str
+    video: Path
+    origin: tuple[Path, str]
+
+
+def iter_clips(src: Path, split: str) -> list[Clip]:
+    """The labelled clips of ``split`` under ``src``, in one of two layouts.
+
+    1. ``labels.csv`` with columns ``clip, label`` [, ``split``] and clips at ``clips/<clip>`` (``clip``
+       with or without a video extension; without, ``.mp4`` then the other ``VIDEO_EXTS`` are tried).
+       Without a ``split`` column every row is in split ``all`` (the only split accepted then).
+    2. Class folders ``<split>/<label>/<clip>.<ext>`` (the Kinetics-Sounds layout, e.g. the raw clips of
+       a recognition dataset); ``all`` reads every folder of :data:`MATCH_SPLITS`.
+    """
+    listing = src / "labels.csv"
+    if listing.is_file():
+        return _from_csv(src, split, listing)
+    splits = [s for s in MATCH_SPLITS[:-1] if (src / s).is_dir()] if split == "all" else [split]
+    clips = []
+    for s in splits:
+        root = src / s
+        if not root.is_dir():
+            raise AnnotationError(root, "", "neither labels.csv nor a <split>/<label>/ clip folder found")
+        for cls in sorted(p for p in root.iterdir() if p.is_dir()):
+            for video in sorted(p for p in cls.iterdir() if p.suffix.lower() in VIDEO_EXTS):
+                clips.append(Clip(f"{cls.name}_{video.stem}", cls.name, video, (video, "")))
+    return clips
+
+
+def _from_csv(src: Path, split: str, path: Path) -> list[Clip]:
+    clips = []
+    for where, row in iter_csv(path, ("clip", "label")):
+        if "split" not in row and split != "all":
+            raise AnnotationError(
+                path, "line 1", f"no 'split' column, so only split 'all' exists, not {split!r}"
+            )
+        if split != "all" and row["split"] != split:
+            continue
+        name = row["clip"]
+        if Path(name).suffix.lower() in VIDEO_EXTS:
+            stem, files = Path(name).stem, [name]
+        else:
+            stem, files = name, [f"{name}{ext}" for ext in VIDEO_EXTS]
+        clips.append(Clip(stem, row["label"], find_media(src / "clips" / f for f in files), (path, where)))
+    return clips
+
+
+#: ``compose(query, candidates, seg) -> {role: (file suffix, bytes)}`` given decoded clips.
+Compose = Callable[["Decoded", list["Decoded"], float], dict[str, tuple[str, bytes]]]
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded clip prefix: ``frames (T, H, W, 3)`` uint8 with their ``times`` (s), ``audio (N,)`` 16 kHz."""
+
+    frames: np.ndarray
+    times: np.ndarray
+    audio: np.ndarray
+
+    @property
+    def seconds(self) -> float:
+        return min(float(self.times[-1]) + 1.0 / FPS, self.audio.size / RATE)
+
+
+def matching_samples(task: str, clips: list[Clip], compose: Compose) -> Iterator[Sample]:
+    """One sample per clip of ``clips``: the seeded pair, composed by ``compose`` (see module docstring)."""
+    if not clips:
+        return
+    labels = sorted({c.label for c in clips})
+    if len(labels) < 2:
+        raise AnnotationError(
+            clips[0].origin[0], "", f"{task} needs clips of two labels or more, got {labels}"
+        )
+    with tempfile.TemporaryDirectory(prefix=f"crabplus-{task}-") as tmp:
+        for clip in clips:
+            rng = random.Random(f"{SEED}:{task}:{clip.key}")
+            partner = rng.choice([c for c in clips if c.label != clip.label])
+            position = rng.randrange(2)
+            pair = [clip, partner] if position == 0 else [partner, clip]
+            meta = {
+                "video_id": sanitize_key(clip.key),
+                "candidates": [sanitize_key(c.key) for c in pair],
+                "options": list(ANSWERS),
+            }
+            sample = Sample(
+                origin=clip.origin, task=task, key=clip.key, meta=meta, target={"label": ANSWERS[position]}
+            )
+            missing = next((c.video for c in pair if not c.video.is_file()), None)
+            if missing is not None:  # reported (or skipped) by the runner, naming the row
+                sample.media = {"video": missing}
+                yield sample
+                continue
+            decoded = {c.key: _decode(c.video) for c in pair}
+            seg = min(SEGMENT_SECONDS, *(d.seconds for d in decoded.values()))
+            meta["segment_seconds"] = round(seg, 3)
+            written = []
+            for role, (suffix, data) in compose(
+                decoded[clip.key], [decoded[c.key] for c in pair], seg
+            ).items():
+                out = Path(tmp) / f"{sample.key}.{suffix}"
+                out.write_bytes(data)
+                sample.media[role] = out
+                written.append(out)
+            yield sample
+            for out in written:  # the runner has written the sample by now
+                out.unlink(missing_ok=True)
+
+
+def _decode(path: Path) -> Decoded:
+    """Frames (with times) and 16 kHz mono audio of the first ``SEGMENT_SECONDS`` of ``path``."""
+    try:
+        audio = load_audio(str(path), RATE).numpy()[: int(round(SEGMENT_SECONDS * RATE))]
+    except DecodeError as err:
+        raise AnnotationError(path, "", f"{err}: matching tasks need the clip's sound") from None
+    frames, times = [], []
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise AnnotationError(path, "", "no video stream")
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or 25)
+        for i, frame in enumerate(container.decode(video=0)):
+            t = float(frame.time) if frame.time is not None else i / rate
+            if t >= SEGMENT_SECONDS:
+                break
+            frames.append(frame.to_ndarray(format="rgb24"))
+            times.append(t)
+    if not frames:
+        raise AnnotationError(path, "", "video stream has no decodable frames")
+    return Decoded(np.stack(frames), np.asarray(times) - times[0], audio)
+
+
+def video_segment(clip: Decoded, seg: float, size: tuple[int, int]) -> np.ndarray:
+    """``(round(seg * FPS), H, W, 3)`` frames of the first ``seg`` s of ``clip`` at ``FPS``, resized to ``size``
+    ``(H, W)``: for each output time the last frame shown at that time."""
+    n = max(1, int(round(seg * FPS)))
+    idx = np.searchsorted(clip.times, (np.arange(n) + 0.5) / FPS, side="right") - 1
+    out = []
+    for i in np.clip(idx, 0, len(clip.frames) - 1):
+        img = clip.frames[i]
+        if img.shape[:2] != size:
+            img = np.asarray(Image.fromarray(img).resize((size[1], size[0]), Image.BILINEAR))
+        out.append(img)
+    return np.stack(out)
+
+
+def audio_segment(clip: Decoded, seg: float) -> np.ndarray:
+    """The first ``seg`` seconds of ``clip``'s audio, ``(round(seg * RATE),)`` (zero-padded if short)."""
+    n = int(round(seg * RATE))
+    return np.pad(clip.audio[:n], (0, max(0, n - clip.audio[:n].size))).astype(np.float32)
+
+
+def frame_size(clip: Decoded) -> tuple[int, int]:
+    """``(H, W)`` of ``clip`` rounded down to even numbers (H.264 yuv420p needs them)."""
+    h, w = clip.frames.shape[1:3]
+    return max(2, h // 2 * 2), max(2, w // 2 * 2)
+
+
+def mp4(frames: np.ndarray) -> tuple[str, bytes]:
+    """An audio-less mp4 entry of ``frames``."""
+    return "mp4", encode_mp4(frames, FPS, None)
+
+
+def wav(audio: np.ndarray) -> tuple[str, bytes]:
+    """A 16 kHz wav entry of ``audio``."""
+    return "wav", encode_wav(audio, RATE)
