@@ -1,4 +1,4 @@
-"""Worker of test_ddp.py's loss-curve parity test: a few steps of the tiny preset on fixed data.
+"""Worker of tests/train/test_ddp.py's loss-curve parity test: a few steps of the tiny preset on fixed data.
 
 ``python _ddp_parity.py OUT_DIR DEVICES``. With DEVICES=2 the test starts this script twice with
 LOCAL_RANK/RANK/WORLD_SIZE set, so Lightning treats the processes as launched externally (no re-launch);

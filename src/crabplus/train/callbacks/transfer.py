@@ -176,7 +176,7 @@ class TransferCallback(L.Callback):
         try:
             from crabplus import tasks
 
-            return bool(tasks.get(task).higher_is_better[metric])
+            return bool(tasks.get(task).is_higher_better(metric))  # also accuracy/<type> keys
         except (ImportError, AttributeError, KeyError, TypeError):
             self._warn_once(f"{task}/{metric}", f"TransferCallback: no direction known for '{task}/{metric}'; "
                             "pass higher_is_better or register the task. It is left out of the report.")
