@@ -40,7 +40,7 @@ def test_fit_trains_the_tiny_preset_a_few_steps(shards, tmp_path, config):
         f"--runs_dir={runs}", "--run_name=smoke", f"--data.init_args.root={shards}",
         "--data.init_args.tasks=[{name: synth_cls}, {name: synth_qa}]", "--data.init_args.num_workers=0",
         "--trainer.max_steps=4", "--trainer.val_check_interval=4", "--trainer.limit_val_batches=1",
-        "--model.init_args.max_new_tokens=6", "--trainer.enable_progress_bar=false",
+        "--model.init_args.max_new_tokens=6", "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=1",
     ]
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -82,8 +81,8 @@ def _config(defaults: dict[str, Any], overrides: dict[str, Any]) -> AVLLMConfig:
 
 
 # ---------------------------------------------------------------------------- tiny presets
-TINY_INIT_STD = float(os.environ.get("CRABPLUS_TINY_INIT_STD", 0.02))
-TINY_HEAD_STD = float(os.environ.get("CRABPLUS_TINY_HEAD_STD", 0.25))
+TINY_INIT_STD = 0.02  # HF default for the random blocks
+TINY_HEAD_STD = 0.25  # output head only, see _widen_output_head
 
 
 def _widen_output_head(head: torch.nn.Linear) -> None:
