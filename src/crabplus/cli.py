@@ -67,12 +67,12 @@ class CrabplusCLI(LightningCLI):
             ]
         if not trainer_config.get("plugins"):
             trainer_config["plugins"] = [AtomicCheckpointIO()]
-        defaults = self._default_callbacks(trainer_config, configured, run_dir, config["checkpoint_every_n_steps"])
+        defaults = self._default_callbacks(trainer_config, configured, run_dir, config)
         parser_callbacks = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
         return self._instantiate_trainer({**trainer_config, **kwargs}, parser_callbacks + defaults)
 
     def _default_callbacks(
-        self, trainer_config: dict[str, Any], configured: list[Any], run_dir: Path, every: int
+        self, trainer_config: dict[str, Any], configured: list[Any], run_dir: Path, config: Any
     ) -> list[Any]:
         """Progress bar, atomic ``last.ckpt``, lr monitor and the results-store writer, unless configured."""
 
@@ -83,12 +83,13 @@ class CrabplusCLI(LightningCLI):
         if trainer_config.get("enable_progress_bar", True) is not False and not has(RichProgressBar):
             defaults.append(RichProgressBar(leave=True))
         if trainer_config.get("enable_checkpointing", True) is not False and not has(ModelCheckpoint):
+            every = config["checkpoint_every_n_steps"]
             defaults.append(ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, every_n_train_steps=every))
         if trainer_config.get("logger"):
             defaults.append(LearningRateMonitor(logging_interval="step"))
         if isinstance(self.model, AVLLMModule) and not has(TransferCallback):
             # every evaluation of an AV-LLM lands in the results store (runs/results.sqlite)
-            defaults.append(TransferCallback(store=str(Path(self.config[self.subcommand]["runs_dir"]) / "results.sqlite")))
+            defaults.append(TransferCallback(store=str(Path(config["runs_dir"]) / "results.sqlite")))
         return defaults
 
 
