@@ -38,23 +38,17 @@ def test_unknown_subcommand_fails(capsys):
 
 
 @pytest.mark.integration
-def test_misspelt_key_is_named(tmp_path):
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [("max_new_tokens:", "max_new_tokenz:", "max_new_tokenz"), ("max_steps: 60", "max_steps: sixty", "max_steps")],
+    ids=["misspelt_key", "wrong_type"],
+)
+def test_config_error_names_the_key(tmp_path, old, new, named):
     bad = tmp_path / "bad.yaml"
-    text = (ROOT / "configs/tiny_modular.yaml").read_text().replace("max_new_tokens:", "max_new_tokenz:")
-    bad.write_text(text)
+    bad.write_text((ROOT / "configs/tiny_modular.yaml").read_text().replace(old, new))
     proc = _run("fit", "--config", str(bad), "--print_config")
     assert proc.returncode != 0
-    assert "max_new_tokenz" in proc.stderr
-
-
-@pytest.mark.integration
-def test_wrong_type_is_named(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    text = (ROOT / "configs/tiny_modular.yaml").read_text().replace("max_steps: 60", "max_steps: sixty")
-    bad.write_text(text)
-    proc = _run("fit", "--config", str(bad), "--print_config")
-    assert proc.returncode != 0
-    assert "max_steps" in proc.stderr
+    assert named in proc.stderr
 
 
 @pytest.mark.integration
