@@ -62,8 +62,38 @@ def test_generate_with_masks(preset: str, request, media) -> None:
         texts, masks = model.generate_with_masks(["Segment <image>"], image=m["image"], max_new_tokens=5)
     finally:
         handle.remove()
-    assert texts == ["<answer>"]
+    assert texts == ["<answer><mask>"]  # <mask> is grammar: kept in the text (the parser requires it)
     enc = model.tokenize(["Segment <image>"], ["<answer><mask>"])
     with torch.no_grad():
         out = model(**enc, image=m["image"])
     torch.testing.assert_close(masks[0], out.mask_logits[0].sigmoid(), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.integration
+def test_module_predictions_carry_the_head_mask(tiny_modular, media) -> None:
+    """AVLLMModule.predict_batch on a segmentation batch: text parses and the parsed dict holds the mask."""
+    from crabplus.train import AVLLMModule
+
+    module = AVLLMModule(preset="tiny-modular").eval()
+    model, m = module.model, media(2)
+    tok = model.tokenizer
+    script = tok("<answer>drum <mask></answer>", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    calls = {"n": 0}
+
+    def force(mod, args, output):
+        i = min(calls["n"], len(script) - 1)
+        calls["n"] += 1
+        output = output.clone()
+        output[:, -1, script[i]] += 1e4
+        return output
+
+    handle = model.language_model.get_output_embeddings().register_forward_hook(force)
+    try:
+        batch = {"prompt": ["Segment <image> <audio>"] * 2, "task": ["synth_seg"] * 2, "image": m["image"],
+                 "audio": m["audio"]}
+        predictions = module.predict_batch(batch)
+    finally:
+        handle.remove()
+    for pred in predictions:
+        assert pred["label"] == "drum" and not pred.get("unparseable")
+        assert pred["mask"].shape == (32, 32) and 0.0 <= float(pred["mask"].min()) <= float(pred["mask"].max()) <= 1.0

@@ -26,7 +26,9 @@ from crabplus.model._omni import OmniMedia
 from crabplus.model._splice import IGNORE_INDEX, Spliced, splice
 from crabplus.model._tokens import MASK_TOKEN, PLACEHOLDERS
 
-__all__ = ["AVLLM", "AVLLMOutput", "causal_lm_loss"]
+__all__ = ["AVLLM", "AVLLMOutput", "LOSS_REDUCTIONS", "causal_lm_loss"]
+
+LOSS_REDUCTIONS = ("token", "sample")
 
 
 @dataclass
@@ -57,13 +59,28 @@ class AVLLMOutput:
     mask_loss: torch.Tensor | None = None
 
 
-def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy over answer tokens (labels != -100). (B, L', V), (B, L') -> ()"""
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token") -> torch.Tensor:
+    """Next-token cross-entropy over answer tokens (labels != -100). (B, L', V), (B, L') -> ()
+
+    ``reduction="token"``: mean over all answer tokens of the batch (HF's convention); a sample weighs as
+    much as its answer is long. ``"sample"``: mean over each sample's answer tokens, then over the samples
+    that have any; in a multitask batch a one-word label then weighs as much as a 60-token event list.
+    """
+    if reduction not in LOSS_REDUCTIONS:
+        raise ValueError(f"loss reduction {reduction!r}; valid: {', '.join(LOSS_REDUCTIONS)}")
     shift_logits = logits[:, :-1].float()  # (B, L'-1, V)
     shift_labels = labels[:, 1:]  # (B, L'-1)
-    if not bool((shift_labels != IGNORE_INDEX).any()):
+    answer = shift_labels != IGNORE_INDEX  # (B, L'-1)
+    if not bool(answer.any()):
         return shift_logits.sum() * 0.0  # keeps the graph; no answer tokens in this batch
-    return F.cross_entropy(shift_logits.flatten(0, 1), shift_labels.flatten(), ignore_index=IGNORE_INDEX)
+    if reduction == "token":
+        return F.cross_entropy(shift_logits.flatten(0, 1), shift_labels.flatten(), ignore_index=IGNORE_INDEX)
+    token_loss = F.cross_entropy(
+        shift_logits.transpose(1, 2), shift_labels, ignore_index=IGNORE_INDEX, reduction="none"
+    )  # (B, L'-1), 0 where ignored
+    counts = answer.sum(1)  # (B,)
+    has = counts > 0
+    return (token_loss.sum(1)[has] / counts[has]).mean()
 
 
 class AVLLM(nn.Module):
@@ -224,7 +241,7 @@ class AVLLM(nn.Module):
         task_ids: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
     ) -> AVLLMOutput:
-        """Teacher-forced forward; loss = mean CE over answer tokens (+ mask loss when ``mask`` is given)."""
+        """Teacher-forced forward; loss = CE over answer tokens (``config.loss_reduction``) (+ mask loss when ``mask`` is given)."""
         sp, position_ids, encoded = self.prepare_inputs(
             input_ids, attention_mask, labels, video, audio, image, task_ids
         )
@@ -239,7 +256,7 @@ class AVLLM(nn.Module):
         hidden = out.hidden_states[-1]  # (B, L', d)
         size = tuple(mask.shape[-2:]) if mask is not None else (self.config.frame_size,) * 2
         mask_logits, present = self.mask_logits(hidden, sp.input_ids, sp.attention_mask, encoded, size)
-        lm_loss = causal_lm_loss(out.logits, sp.labels) if sp.labels is not None else None
+        lm_loss = causal_lm_loss(out.logits, sp.labels, self.config.loss_reduction) if sp.labels is not None else None
         m_loss = None
         if mask is not None and mask_logits is not None and bool(present.any()):
             cfg = self.config

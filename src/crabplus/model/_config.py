@@ -45,6 +45,9 @@ class AVLLMConfig:
         mask_bce_weight / mask_dice_weight: weights of BCE and Dice in the mask loss (Crab: 1.0 and 0.5).
         mask_loss_weight: weight of the mask loss added to the LM loss.
         mask_source_frame: frame of the video used by the mask head when no image is given.
+        loss_reduction: how the LM loss averages answer tokens: "token" (every token of the batch alike,
+            HF's convention) or "sample" (each sample's mean, then the batch mean: short answers are not
+            drowned by long ones in a multitask batch).
         add_bos: prepend the tokenizer's BOS (if it has one) to prompts.
         lm_class / vision_class / audio_class: transformers class names, used by ``load_avllm``.
     """
@@ -71,6 +74,7 @@ class AVLLMConfig:
     mask_dice_weight: float = 0.5
     mask_loss_weight: float = 1.0
     mask_source_frame: int = 0
+    loss_reduction: str = "token"
     add_bos: bool = True
     lm_class: str = ""
     vision_class: str = ""
@@ -82,6 +86,8 @@ class AVLLMConfig:
             raise ValueError(f"AVLLMConfig.paradigm={self.paradigm!r}; valid: 'modular', 'omni'")
         if self.connector not in ("mlp", "qformer"):
             raise ValueError(f"AVLLMConfig.connector={self.connector!r}; valid: 'mlp', 'qformer'")
+        if self.loss_reduction not in ("token", "sample"):
+            raise ValueError(f"AVLLMConfig.loss_reduction={self.loss_reduction!r}; valid: 'token', 'sample'")
 
     @property
     def clip_seconds(self) -> float:

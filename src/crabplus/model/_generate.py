@@ -107,7 +107,7 @@ def greedy_generate(
         if done.all():
             break
     ids = torch.stack(generated, 1) if generated else torch.empty(B, 0, dtype=torch.long, device=device)
-    texts = [model.tokenizer.decode(_until_eos(row, eos), skip_special_tokens=True) for row in ids.tolist()]
+    texts = [_decode(model, _until_eos(row, eos)) for row in ids.tolist()]
     masks = _masks(model, mask_hidden, encoded) if with_masks else [None] * B
     return GenerationResult(texts, ids, masks)
 
@@ -117,6 +117,18 @@ def _until_eos(row: list[int], eos: set[int]) -> list[int]:
         if t in eos:
             return row[:i]
     return row
+
+
+def _decode(model, row: list[int]) -> str:
+    """Text of generated ids without bos/pad/media placeholders but *with* ``<mask>``.
+
+    Why not ``skip_special_tokens=True``: ``<mask>`` is a special token of the tokenizer, yet it is part of
+    the answer grammar (the segmentation parser requires it), so dropping it made every mask answer
+    unparseable.
+    """
+    tok = model.tokenizer
+    drop = set(tok.all_special_ids) - {model.mask_token_id}
+    return tok.decode([t for t in row if t not in drop], skip_special_tokens=False)
 
 
 def _masks(model, mask_hidden: list, encoded: dict) -> list[torch.Tensor | None]:

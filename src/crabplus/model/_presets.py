@@ -97,13 +97,13 @@ def _widen_output_head(head: torch.nn.Linear) -> None:
         head.weight.mul_(TINY_HEAD_STD / head.weight.std().clamp_min(1e-8))
 
 
-def _tiny_llama(vocab: int, tokenizer) -> LlamaForCausalLM:
+def _tiny_llama(vocab: int, tokenizer, hidden: int = 64, layers: int = 2) -> LlamaForCausalLM:
     return LlamaForCausalLM(
         LlamaConfig(
             vocab_size=vocab,
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
+            hidden_size=hidden,
+            intermediate_size=2 * hidden,
+            num_hidden_layers=layers,
             num_attention_heads=4,
             num_key_value_heads=2,
             max_position_embeddings=512,
@@ -117,16 +117,21 @@ def _tiny_llama(vocab: int, tokenizer) -> LlamaForCausalLM:
 
 
 @register_preset("tiny-modular")
-def tiny_modular(seed: int = 0, **overrides: Any) -> AVLLM:
+def tiny_modular(seed: int = 0, lm_hidden: int = 64, lm_layers: int = 2, **overrides: Any) -> AVLLM:
     """Random tiny Llama (d=64, 2 layers) + CLIP (2 layers, patch 8) + Whisper encoder (2 layers) + MLP connectors.
 
     Defaults: 4 frames of 32×32 (4 tokens each), 64-mel log-mel of 4 s (400 frames, 4 windows × 4 tokens).
+    ``lm_hidden`` / ``lm_layers`` widen or deepen the LM (the demo's multitask study uses a wider one; the
+    tests keep the smallest).
     """
+    if lm_hidden % 4 or lm_hidden < 8 or lm_layers < 1:
+        raise ValueError(f"tiny-modular: lm_hidden must be a multiple of 4 (>= 8) and lm_layers >= 1, "
+                         f"got {lm_hidden} and {lm_layers}")
     cfg = _config({"paradigm": "modular"}, overrides)
     tok = load_tiny_tokenizer()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        lm = _tiny_llama(len(tok), tok)
+        lm = _tiny_llama(len(tok), tok, lm_hidden, lm_layers)
         _widen_output_head(lm.lm_head)
         vision = CLIPVisionModel(
             CLIPVisionConfig(

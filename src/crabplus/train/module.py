@@ -183,7 +183,9 @@ class AVLLMModule(L.LightningModule):
     def predict_batch(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
         """Greedy answers of one task-homogeneous batch, parsed into structured predictions."""
         media = {k: batch[k] for k in MEDIA_KEYS if batch.get(k) is not None}
-        generated = self.model.generate(
+        # with a mask head, answers holding <mask> get the head's mask (segmentation's Crab route)
+        generate = self.model.generate_with_masks if self.model.mask_head is not None else self.model.generate
+        generated = generate(
             batch["prompt"], **media, task_ids=batch.get("task_id"), max_new_tokens=self.hparams.max_new_tokens
         )
         texts, masks = (generated if isinstance(generated, tuple) else (generated, None))
