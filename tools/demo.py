@@ -8,13 +8,15 @@ Steps, each a plain crabplus command (printed before it runs, so the study can b
 4. the comparison report against the same baselines (`crabplus transfer report`), printed with the
    paths of its PNGs, plus the trained models against each task's trivial baseline (`crabplus eval-all`).
 
-Usage: python tools/demo.py [--fast] [--runs-dir runs] [--data data/synth]
-``--fast`` shrinks every budget (for a smoke test of the pipeline, not for numbers).
+Usage: python tools/demo.py [--fast] [--jobs 2] [--runs-dir runs] [--data data/synth_demo]
+``--fast`` shrinks every budget (for a smoke test of the pipeline, not for numbers). ``--jobs`` runs that
+many training runs at once, each on one thread: one tiny run cannot keep two cores busy.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -22,8 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"lora": "configs/demo/multitask_lora.yaml", "ilora": "configs/demo/multitask_ilora.yaml"}
+WORLD = "configs/data/synth_demo.yaml"
 
 
 def run(args: list[str], env: dict[str, str]) -> None:
@@ -36,11 +41,38 @@ def run(args: list[str], env: dict[str, str]) -> None:
     print(f"[{time.perf_counter() - started:.0f} s]", flush=True)
 
 
+def run_together(commands: list[list[str]], env: dict[str, str]) -> None:
+    """Run crabplus commands at the same time (each echoed); stop the demo if any fails."""
+    for args in commands:
+        print(f"\n$ {shlex.join(args)} &", flush=True)
+    started = time.perf_counter()
+    procs = [subprocess.Popen(args, cwd=ROOT, env=env) for args in commands]
+    codes = [proc.wait() for proc in procs]
+    for args, code in zip(commands, codes):
+        if code != 0:
+            sys.exit(f"demo: step failed with exit code {code}: {shlex.join(args)}")
+    print(f"[{time.perf_counter() - started:.0f} s]", flush=True)
+
+
+def data_is_current(data: str) -> bool:
+    """Shards exist for every task of the demo world and carry its version (else they are regenerated)."""
+    world = yaml.safe_load((ROOT / WORLD).read_text())
+    for task in world["tasks"]:
+        index = ROOT / data / task / "test" / "index.json"
+        if not index.exists():
+            return False
+        if json.loads(index.read_text()).get("version") != world["version"]:
+            print(f"demo: {index} is from another version of the demo world; regenerating {data}")
+            return False
+    return True
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="tiny budgets: checks the pipeline, not the numbers")
     parser.add_argument("--runs-dir", default="runs", help="where runs, the results store and reports go")
     parser.add_argument("--data", default="data/synth_demo", help="synthetic shards (generated when missing)")
+    parser.add_argument("--jobs", type=int, default=2, help="training runs at once, one thread each (default 2)")
     return parser.parse_args(argv)
 
 
@@ -69,18 +101,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if args.jobs > 1:
+        env.setdefault("OMP_NUM_THREADS", "1")
     crabplus = [sys.executable, "-m", "crabplus.cli"]
     runs = Path(args.runs_dir)
     store = str(runs / "results.sqlite")
-    if not (ROOT / args.data / "synth_cap" / "test" / "index.json").exists():
+    if not data_is_current(args.data):
         splits = ["splits.train=48", "splits.val=8", "splits.test=8"] if args.fast else []
-        run([*crabplus, "data", "synth", "--out", args.data, "--config", "configs/data/synth_demo.yaml", *splits,
-             "--workers", "2"], env)
+        run([*crabplus, "data", "synth", "--out", args.data, "--config", WORLD, *splits, "--workers", "2"], env)
     configs = {v: resolve(c, overrides(args), runs / "demo_configs", env) for v, c in CONFIGS.items()}
     run([*crabplus, "transfer", "baselines", "--config", configs["lora"], "--test", "--store", store,
-         "--out-dir", str(runs / "baselines")], env)
-    for config in configs.values():
-        run([*crabplus, "fit", "--config", config], env)
+         "--out-dir", str(runs / "baselines"), "--jobs", str(args.jobs)], env)
+    fits = [[*crabplus, "fit", "--config", config] for config in configs.values()]
+    if args.jobs > 1:
+        run_together(fits, env)
+    else:
+        for fit in fits:
+            run(fit, env)
     run([*crabplus, "eval-all", "--config", "configs/eval_all.yaml", f"store={store}",
          f"runs=[{runs}/demo_lora, {runs}/demo_ilora]", f"out={runs}/eval_all"], env)
     report = runs / "demo_report"

@@ -89,6 +89,25 @@ def test_cli_split_selection_and_task_override(tmp_path):
     assert data_main(["synth", "--out", str(tmp_path), "--split", "dev"]) == 2
 
 
+def test_reasoning_is_written_on_request_and_parsed_away(tmp_path):
+    """tasks.synth_match.reasoning: true puts the family's reasoning into the shards; the answer text starts
+    with <think> and still parses to the target. Families without reasoning refuse the flag."""
+    from crabplus import tasks
+
+    rc = data_main(["synth", "--out", str(tmp_path), "--split", "test", "splits.test=3",
+                    "tasks={synth_match: {reasoning: true}, synth_cls: {}}"])
+    assert rc == 0
+    match, task = _samples(tmp_path, "synth_match", "test"), tasks.get("synth_match")
+    for i, raw in enumerate(match):
+        record = json.loads(raw["json"])
+        assert record["reasoning"] == make_sample("synth_match", WORLD, 2_000_000 + i).reasoning
+        answer = task.format_target(record["target"], record["reasoning"])
+        assert answer.startswith("<think>The loudest sound is ") and task.parse(answer) == record["target"]
+    assert all(json.loads(r["json"])["reasoning"] is None for r in _samples(tmp_path, "synth_cls", "test"))
+    bad = ["synth", "--out", str(tmp_path / "bad"), "tasks={synth_cls: {reasoning: true}}"]
+    assert data_main(bad) == 2
+
+
 def test_real_task_registry_formats_every_family(synth_root):
     """With crabplus.tasks (the default lookup), every family's answer text parses back to its target."""
     tasks = pytest.importorskip("crabplus.tasks")

@@ -141,3 +141,19 @@ def test_every_family_is_generated_and_unknown_is_refused():
     }
     with pytest.raises(KeyError, match="valid"):
         make_sample("synth_nope", WORLD, 0)
+
+
+@pytest.mark.parametrize("index", INDICES)
+def test_match_reasoning_states_what_the_answer_follows_from(index):
+    """The reasoning names the loudest sound of the heard audio and the classes on screen; the answer is
+    'yes' exactly when that sound's class is on screen."""
+    sample = make_sample("synth_match", WORLD, index)
+    scene = WORLD.scene(index)
+    heard = WORLD.scene(sample.meta["audio_scene"]) if "audio_scene" in sample.meta else scene
+    m = re.fullmatch(r"The loudest sound is an? (\w+)\. On screen: (.*)\.", sample.reasoning)
+    assert m is not None, sample.reasoning
+    loudest = max(heard.sounding_objects(), key=lambda o: o.loudness).label
+    on_screen = {o.label for o in scene.objects if o.box is not None and o.visible}
+    assert m.group(1) == loudest
+    assert set(re.findall(r"an? (\w+)", m.group(2))) == on_screen
+    assert sample.target["label"] == ("yes" if loudest in on_screen else "no")

@@ -122,3 +122,31 @@ def test_louder_object_has_higher_rms():
 
 def test_merge_intervals():
     assert merge_intervals([(2, 3), (0, 1), (1, 2), (5, 6)]) == [(0, 3), (5, 6)]
+
+
+def test_centred_fixed_size_objects_keep_every_other_draw():
+    """object_jitter=False with a fixed object_scale: the box depends on the cell only, nothing else moves."""
+    jittered = SynthWorld(WorldConfig(seed=4, max_objects=3))
+    centred = SynthWorld(WorldConfig(seed=4, max_objects=3, object_scale=(0.9, 0.9), object_jitter=False))
+    cells = {}
+    for index in range(30):
+        a, b = jittered.scene(index), centred.scene(index)
+        for oa, ob in zip(a.objects, b.objects, strict=True):
+            assert (oa.label, oa.visible, oa.sounding, oa.loudness) == (ob.label, ob.visible, ob.sounding, ob.loudness)
+            if ob.box is None:
+                continue
+            # 64-px frame, 3 x 2 grid: columns [0, 21), [21, 42), [42, 64); rows [0, 32), [32, 64); side 0.9 * 21
+            col = min(int(ob.centre_x * 3), 2)
+            row = int((ob.box[1] + ob.box[3]) / 2 * 2)
+            cx0, cx1 = (col * 64) // 3, ((col + 1) * 64) // 3
+            cy0, cy1 = row * 32, (row + 1) * 32
+            side = round(0.9 * min(cx1 - cx0, cy1 - cy0))
+            x0, y0 = cx0 + (cx1 - cx0 - side) // 2, cy0 + (cy1 - cy0 - side) // 2
+            assert ob.box == (x0 / 64, y0 / 64, (x0 + side) / 64, (y0 + side) / 64)
+            cells.setdefault((col, row), set()).add(ob.box)
+    assert len(cells) == 6 and all(len(boxes) == 1 for boxes in cells.values())
+
+
+def test_object_scale_is_checked():
+    with pytest.raises(ValueError, match="object_scale"):
+        WorldConfig(object_scale=(0.9, 0.5))

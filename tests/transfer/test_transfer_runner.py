@@ -65,3 +65,22 @@ def test_resolve_config_prefers_the_cli_and_falls_back(tmp_path, capsys):
     assert resolve_config(raw, printer) == {"model": {"preset": "resolved", "optimizer": {"lr": 0.1}}}
     assert resolve_config(raw, [sys.executable, "-c", "raise SystemExit(3)"]) == {"model": {"preset": "raw"}}
     assert "using the raw YAML" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_parallel_jobs_run_every_chain_in_order(tmp_path):
+    """jobs=3: every missing run's fit precedes its own test; failures are still counted per run."""
+    store = build_tiny_store(tmp_path / "r.sqlite")
+    plans = plan_runs(CONFIG, [["a"], ["b"], ["c"]], store, tmp_path / "bl", seeds=[1, 2], test=True,
+                      launcher=["cp+"])
+    calls: list[list[str]] = []
+    assert execute(plans, echo=lambda _: None, run=lambda cmd: calls.append(cmd) or 0, jobs=3) == 0
+    missing = [p for p in plans if not p.done]
+    assert len(calls) == 2 * len(missing) and len(missing) >= 3
+    for plan in missing:
+        fit = calls.index(plan.commands[0])
+        assert plan.commands[1][1] == "test" and calls.index(plan.commands[1]) > fit
+    fails_b = lambda cmd: 1 if "/b-" in cmd[3] else 0  # noqa: E731
+    assert execute(plans, echo=lambda _: None, run=fails_b, jobs=2) == sum(p.tasks == ["b"] for p in missing)
+    with pytest.raises(ValueError, match="jobs"):
+        execute(plans, jobs=0)

@@ -3,8 +3,8 @@
 Each planned run is ``crabplus fit --config <run_dir>/config.yaml`` and, with ``test=True``,
 ``crabplus test --config ... --ckpt_path <run_dir>/checkpoints/last.ckpt``. The derived YAML carries a
 ``TransferCallback`` with the predicted fingerprint, so results land in the store under it. Runs already in the
-store (same fingerprint, seed and kind, with rows for the split) are skipped. Runs go one at a time: the team's
-machines are small and a baseline sweep is meant to run unattended.
+store (same fingerprint, seed and kind, with rows for the split) are skipped. Runs go one at a time unless
+``jobs`` asks for more (useful when one tiny run cannot keep the machine's cores busy).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,23 +142,37 @@ def execute(
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
     run: Callable[[list[str]], int] = lambda cmd: subprocess.run(cmd, check=False).returncode,
+    jobs: int = 1,
 ) -> int:
     """Write configs and run (or, with ``dry_run``, print) the commands of runs not yet done.
 
+    ``jobs`` runs that many baselines at once (each run's own commands stay in order); on a machine whose
+    cores one small run cannot keep busy this shortens the wall time. Runs share the results store,
+    which takes concurrent writers (WAL, busy timeout).
+
     Returns the number of failed runs (0 on success); a failed run does not stop the others.
     """
-    failures = 0
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    todo = []
     for plan in plans:
         label = f"{'+'.join(plan.tasks)} seed={plan.seed} fingerprint={plan.fingerprint}"
         if plan.done:
             echo(f"# in store: {label}")
             continue
         write_config(plan.config, plan.config_path)
+        todo.append((plan, label))
+
+    def launch(plan: PlannedRun, label: str) -> int:
         echo(f"# missing: {label}")
         for command in plan.commands:
             echo(shlex.join(command))
             if not dry_run and run(command) != 0:
                 echo(f"# FAILED: {label}")
-                failures += 1
-                break
-    return failures
+                return 1
+        return 0
+
+    if jobs == 1 or dry_run:
+        return sum(launch(plan, label) for plan, label in todo)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return sum(pool.map(lambda item: launch(*item), todo))

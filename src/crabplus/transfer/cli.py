@@ -35,6 +35,7 @@ def _launch_args(parser: argparse.ArgumentParser, out_dir: str) -> None:
                         help="seeds to run (default: the config's seed_everything)")
     parser.add_argument("--dry-run", action="store_true", help="write the configs, print the commands only")
     parser.add_argument("--test", action="store_true", help="also run `crabplus test` on the last checkpoint")
+    parser.add_argument("--jobs", type=int, default=1, help="runs launched at once (default 1)")
     parser.add_argument("--launcher", default=None, help="command that runs crabplus (default: venv script)")
     parser.add_argument("--no-resolve", action="store_true",
                         help="read the YAML as is instead of `crabplus fit --print_config` (defaults not filled)")
@@ -70,7 +71,7 @@ def _plan(args: argparse.Namespace, config: dict, subsets: list[list[str]]) -> i
     seeds = args.seeds if args.seeds else [config.get("seed_everything")]
     launcher = args.launcher.split() if args.launcher else None
     plans = plan_runs(config, subsets, ResultsStore(args.store), args.out_dir, seeds, args.test, launcher)
-    return execute(plans, dry_run=args.dry_run)
+    return execute(plans, dry_run=args.dry_run, jobs=getattr(args, "jobs", 1))
 
 
 def _baselines(args: argparse.Namespace) -> int:

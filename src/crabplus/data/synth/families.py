@@ -29,7 +29,17 @@ import numpy as np
 from crabplus.data.encode import encode_mask_png, encode_mp4, encode_png, encode_wav
 from crabplus.data.synth.world import Scene, SceneObject, SynthWorld
 
-__all__ = ["SynthSample", "FAMILIES", "make_sample", "still_time", "match_partner", "caption", "QA_TYPES"]
+__all__ = [
+    "SynthSample",
+    "FAMILIES",
+    "REASONING_FAMILIES",
+    "make_sample",
+    "still_time",
+    "match_partner",
+    "match_reasoning",
+    "caption",
+    "QA_TYPES",
+]
 
 QA_TYPES = ("count", "order", "louder", "leftright", "exist")
 _TAG_TASK = 100  # rng tags >= 100 are per-task choices (0 = layout, 1 = render noise)
@@ -43,6 +53,7 @@ class SynthSample:
     target: dict
     media: dict[str, bytes]
     extra: dict = field(default_factory=dict)  # truth not stored in shards (tests may use it)
+    reasoning: str | None = None  # the <think> part, written to shards when the task's config asks for it
 
 
 def _base_meta(world: SynthWorld, scene: Scene) -> dict:
@@ -85,7 +96,19 @@ def _match(world: SynthWorld, scene: Scene) -> SynthSample:
     if partner is not None:
         meta["audio_scene"] = partner.index
     target = {"label": "yes" if same else "no"}
-    return SynthSample(meta, target, {"mp4": _clip_mp4(world, scene, partner)})
+    reasoning = match_reasoning(scene, partner or scene)
+    return SynthSample(meta, target, {"mp4": _clip_mp4(world, scene, partner)}, reasoning=reasoning)
+
+
+def match_reasoning(scene: Scene, audio_scene: Scene) -> str:
+    """What the answer of synth_match follows from: the loudest sound's class and the on-screen classes.
+
+    Why: "does the audio belong?" needs the audio's class compared with every visible class. Written out
+    first, the comparison becomes one between tokens the model has just produced, which a small model
+    learns from far fewer samples than the comparison of two encoders' features.
+    """
+    seen = ", ".join(_a(o.label) for o in scene.visible_objects())
+    return f"The loudest sound is {_a(audio_scene.main.label)}. On screen: {seen}."
 
 
 def _loc(world: SynthWorld, scene: Scene) -> SynthSample:
@@ -135,6 +158,9 @@ def _qa(world: SynthWorld, scene: Scene) -> SynthSample:
 def _cap(world: SynthWorld, scene: Scene) -> SynthSample:
     return SynthSample(_base_meta(world, scene), {"text": caption(scene)}, {"mp4": _clip_mp4(world, scene)})
 
+
+#: families whose samples carry a reasoning text (``tasks.<name>.reasoning: true`` writes it to shards)
+REASONING_FAMILIES = frozenset({"synth_match"})
 
 FAMILIES: dict[str, Callable[[SynthWorld, Scene], SynthSample]] = {
     "synth_cls": _cls,

@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from crabplus.data.shards import ShardWriter
-from crabplus.data.synth.families import FAMILIES, make_sample
+from crabplus.data.synth.families import FAMILIES, REASONING_FAMILIES, make_sample
 from crabplus.data.synth.world import SynthWorld, WorldConfig
 
 __all__ = [
@@ -39,7 +39,9 @@ class SynthConfig:
         maxcount: samples per shard.
         world: ``WorldConfig`` fields shared by all tasks.
         splits: samples per split.
-        tasks: ``{task: {"splits": {...}, "world": {...}}}`` per-task overrides (empty dict = defaults).
+        tasks: ``{task: {"splits": {...}, "world": {...}, "reasoning": bool}}`` per-task overrides (empty
+            dict = defaults); ``reasoning: true`` writes the family's reasoning text (the answer's
+            ``<think>`` part) into the shards, for the families in ``REASONING_FAMILIES``.
     """
 
     version: str = "1"
@@ -53,9 +55,13 @@ class SynthConfig:
         unknown = set(merged) - {f.name for f in dataclasses.fields(WorldConfig)}
         if unknown:
             raise KeyError(f"synth config: unknown world key(s) {sorted(unknown)} for task {task!r}")
-        if "role_probs" in merged:
-            merged["role_probs"] = tuple(merged["role_probs"])
+        for key in ("role_probs", "object_scale"):  # YAML lists -> the dataclass's tuples
+            if key in merged:
+                merged[key] = tuple(merged[key])
         return WorldConfig(**merged)
+
+    def reasoning(self, task: str) -> bool:
+        return bool((self.tasks.get(task) or {}).get("reasoning", False))
 
     def count(self, task: str, split: str) -> int:
         return int({**self.splits, **(self.tasks.get(task) or {}).get("splits", {})}.get(split, 0))
@@ -76,6 +82,11 @@ def load_synth_config(path: str | Path | None = None, overrides: list[str] | Non
             raise KeyError(
                 f"synth config: tasks.{task} is not a synthetic task; valid: {', '.join(FAMILIES)}"
             )
+        if out.reasoning(task) and task not in REASONING_FAMILIES:
+            raise KeyError(
+                f"synth config: tasks.{task}.reasoning is set but {task} has no reasoning text; "
+                f"families with one: {', '.join(sorted(REASONING_FAMILIES))}"
+            )
     for split in out.splits:
         if split not in SPLIT_OFFSETS:
             raise KeyError(f"synth config: splits.{split} unknown; valid: {', '.join(SPLIT_OFFSETS)}")
@@ -93,7 +104,8 @@ def write_task_split(out: str | Path, config: SynthConfig, task: str, split: str
     with ShardWriter(out, task, split, maxcount=config.maxcount, version=config.version) as writer:
         for i in range(n):
             s = make_sample(task, world, SPLIT_OFFSETS[split] + i)
-            writer.write(sample_key(task, split, i), s.meta, s.target, s.media)
+            reasoning = s.reasoning if config.reasoning(task) else None
+            writer.write(sample_key(task, split, i), s.meta, s.target, s.media, reasoning=reasoning)
     return n
 
 

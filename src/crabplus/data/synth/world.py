@@ -45,6 +45,10 @@ class WorldConfig:
         time_grid: granularity of event times in seconds.
         role_probs: probabilities of a non-main object being (sounding & visible, silent & visible,
             audible off-screen).
+        object_scale: range of an object's side as a fraction of its grid cell's shorter side.
+        object_jitter: place each object at a random offset inside its cell (False: centred). With
+            ``object_scale`` fixed and no jitter an object's box is a function of its cell alone (6 boxes),
+            which is what a tiny CPU model can learn to write as text in the demo's budget.
     """
 
     num_classes: int = 8
@@ -58,8 +62,15 @@ class WorldConfig:
     seed: int = 0
     time_grid: float = 1.0
     role_probs: tuple[float, float, float] = (0.4, 0.3, 0.3)
+    object_scale: tuple[float, float] = (0.55, 0.9)
+    object_jitter: bool = True
 
     def __post_init__(self) -> None:
+        lo, hi = self.object_scale
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(
+                f"WorldConfig.object_scale must satisfy 0 < low <= high <= 1, got {self.object_scale}"
+            )
         if not 1 <= self.num_classes <= len(CLASS_NAMES):
             raise ValueError(
                 f"WorldConfig.num_classes must be in 1..{len(CLASS_NAMES)}, got {self.num_classes}"
@@ -222,9 +233,12 @@ class SynthWorld:
         col, row = cell % _GRID_COLS, cell // _GRID_COLS
         cx0, cx1 = (col * s) // _GRID_COLS, ((col + 1) * s) // _GRID_COLS
         cy0, cy1 = (row * s) // _GRID_ROWS, ((row + 1) * s) // _GRID_ROWS
-        side = max(4, int(round(rng.uniform(0.55, 0.9) * min(cx1 - cx0, cy1 - cy0))))
+        side = max(4, int(round(rng.uniform(*self.config.object_scale) * min(cx1 - cx0, cy1 - cy0))))
+        # the offsets are drawn even when unused, so that later draws do not depend on object_jitter
         x0 = cx0 + int(rng.integers(0, cx1 - cx0 - side + 1))
         y0 = cy0 + int(rng.integers(0, cy1 - cy0 - side + 1))
+        if not self.config.object_jitter:
+            x0, y0 = cx0 + (cx1 - cx0 - side) // 2, cy0 + (cy1 - cy0 - side) // 2
         return (x0 / s, y0 / s, (x0 + side) / s, (y0 + side) / s)
 
     def _main_object(self, rng, label: str, cell: int, n_cells: int) -> SceneObject:
