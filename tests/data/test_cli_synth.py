@@ -102,7 +102,7 @@ def test_reasoning_is_written_on_request_and_parsed_away(tmp_path):
         record = json.loads(raw["json"])
         assert record["reasoning"] == make_sample("synth_match", WORLD, 2_000_000 + i).reasoning
         answer = task.format_target(record["target"], record["reasoning"])
-        assert answer.startswith("<think>The loudest sound is ") and task.parse(answer) == record["target"]
+        assert answer.startswith("<think>On screen: ") and task.parse(answer) == record["target"]
     assert all(json.loads(r["json"])["reasoning"] is None for r in _samples(tmp_path, "synth_cls", "test"))
     bad = ["synth", "--out", str(tmp_path / "bad"), "tasks={synth_cls: {reasoning: true}}"]
     assert data_main(bad) == 2

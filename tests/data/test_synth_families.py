@@ -150,10 +150,10 @@ def test_match_reasoning_states_what_the_answer_follows_from(index):
     sample = make_sample("synth_match", WORLD, index)
     scene = WORLD.scene(index)
     heard = WORLD.scene(sample.meta["audio_scene"]) if "audio_scene" in sample.meta else scene
-    m = re.fullmatch(r"The loudest sound is an? (\w+)\. On screen: (.*)\.", sample.reasoning)
+    m = re.fullmatch(r"On screen: (.*)\. The loudest sound is an? (\w+)\.", sample.reasoning)
     assert m is not None, sample.reasoning
     loudest = max(heard.sounding_objects(), key=lambda o: o.loudness).label
     on_screen = {o.label for o in scene.objects if o.box is not None and o.visible}
-    assert m.group(1) == loudest
-    assert set(re.findall(r"an? (\w+)", m.group(2))) == on_screen
+    assert m.group(2) == loudest
+    assert set(re.findall(r"an? (\w+)", m.group(1))) == on_screen
     assert sample.target["label"] == ("yes" if loudest in on_screen else "no")

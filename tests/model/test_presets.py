@@ -76,3 +76,36 @@ def test_set_trainable_and_modality_parameters(preset: str) -> None:
     assert any(n.startswith("vision_encoder.") for n in names) and any(
         n.startswith("audio_encoder.") for n in names
     )
+
+
+def _tone_mel(bin_index: int) -> torch.Tensor:
+    """A steady tone in Whisper's log-mel scale: floor -1 everywhere, +1 on one mel bin. (1, 64, 400)"""
+    mel = torch.full((1, 64, 400), -1.0)
+    mel[:, bin_index] = 1.0
+    return mel
+
+
+@pytest.mark.unit
+def test_tiny_audio_encoder_tells_tones_apart() -> None:
+    """The random audio encoder's input convolutions are fan-in scaled, so two tones give clearly different
+    pooled features; with HF's std-0.02 init the sinusoidal positions drown the content."""
+    import math
+
+    from crabplus.model._presets import _fan_in_audio_convs
+
+    model = build_avllm("tiny-modular").eval()
+    enc = model.audio_encoder
+    assert math.isclose(float(enc.conv1.weight.detach().std()), math.sqrt(2 / (64 * 3)), rel_tol=1e-4)
+    assert math.isclose(float(enc.conv2.weight.detach().std()), math.sqrt(2 / (32 * 3)), rel_tol=1e-4)
+
+    def spread(encoder) -> float:
+        with torch.no_grad():
+            a, b = (encoder(input_features=_tone_mel(i)).last_hidden_state.mean(1) for i in (5, 40))
+        return float((a - b).norm())
+
+    with torch.no_grad():  # the same encoder with HF's init scale restored
+        for conv in (enc.conv1, enc.conv2):
+            conv.weight.mul_(0.02 / conv.weight.std())
+    hf_spread = spread(enc)
+    _fan_in_audio_convs(enc)
+    assert spread(enc) > 5 * hf_spread

@@ -101,14 +101,16 @@ def _match(world: SynthWorld, scene: Scene) -> SynthSample:
 
 
 def match_reasoning(scene: Scene, audio_scene: Scene) -> str:
-    """What the answer of synth_match follows from: the loudest sound's class and the on-screen classes.
+    """What the answer of synth_match follows from: the on-screen classes, then the loudest sound's class.
 
     Why: "does the audio belong?" needs the audio's class compared with every visible class. Written out
     first, the comparison becomes one between tokens the model has just produced, which a small model
-    learns from far fewer samples than the comparison of two encoders' features.
+    learns from far fewer samples than the comparison of two encoders' features. The sound comes last so
+    that the answer only asks whether its class token already occurred (a duplicate-token lookup), not
+    whether a list that follows it contains it.
     """
     seen = ", ".join(_a(o.label) for o in scene.visible_objects())
-    return f"The loudest sound is {_a(audio_scene.main.label)}. On screen: {seen}."
+    return f"On screen: {seen}. The loudest sound is {_a(audio_scene.main.label)}."
 
 
 def _loc(world: SynthWorld, scene: Scene) -> SynthSample:
