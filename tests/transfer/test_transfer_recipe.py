@@ -106,6 +106,14 @@ def test_fingerprint_sensitivity(config):
     other_lr = {**config, "model": {"init_args": {**config["model"]["init_args"], "optimizer": {"lr": 1e-3}}}}
     assert recipe_fingerprint(other_lr) != base
     assert recipe_fingerprint(config, data_version="v2") != base
+    init = config["model"]["init_args"]
+    wider = {**config, "model": {"init_args": {**init, "model_overrides": {"lm_hidden": 128}}}}
+    frozen = {**config, "model": {"init_args": {**init, "trainable": "connectors"}}}
+    assert len({base, recipe_fingerprint(wider), recipe_fingerprint(frozen)}) == 3
+    # a single-task baseline keeps the model overrides of its multitask recipe
+    sub = Recipe.from_config(wider).single_task(Recipe.from_config(wider).tasks[0])
+    assert sub.model_overrides == {"lm_hidden": 128}
+    assert derive_subset_config(wider, [sub.tasks[0]])["fingerprint"] == sub.fingerprint
 
 
 def test_errors_name_the_key():

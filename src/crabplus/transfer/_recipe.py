@@ -1,7 +1,7 @@
 """Recipe fingerprints: what makes two runs comparable, as a short stable hash.
 
-A recipe (DESIGN.md "Transfer") is model preset + adapter config + optimizer (+ scheduler) + training samples
-per task + data version. The seed is deliberately *not* hashed: runs that differ only by seed share a
+A recipe (DESIGN.md "Transfer") is model preset (+ its overrides and the trainable set) + adapter config +
+optimizer (+ scheduler) + training samples per task + data version. The seed is deliberately *not* hashed: runs that differ only by seed share a
 fingerprint so reports can average them; the store keys a run by (fingerprint, seed) instead.
 
 Samples per task (the budget a single-task baseline must match):
@@ -88,6 +88,8 @@ class Recipe:
     weights: dict[str, float] = field(default_factory=dict)
     per_step: int = 1
     data_version: str = "unversioned"
+    model_overrides: Any = None
+    trainable: Any = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], data_version: str | None = None) -> Recipe:
@@ -111,6 +113,8 @@ class Recipe:
             weights=weights,
             per_step=per_step,
             data_version=str(version),
+            model_overrides=model.get("model_overrides") or None,
+            trainable=model.get("trainable"),
         )
 
     @property
@@ -130,8 +134,7 @@ class Recipe:
         weights = {t: self.weights[t] / total for t in tasks}
         steps = subset_steps([self.samples[t] for t in tasks], self.per_step)
         samples = {t: round(steps * self.per_step * w) for t, w in weights.items()}
-        return Recipe(self.preset, self.adapter, self.optimizer, self.scheduler, samples, weights,
-                      self.per_step, self.data_version)
+        return dataclasses.replace(self, samples=samples, weights=weights)
 
     def replace(self, **fields: Any) -> Recipe:
         """A copy with ``fields`` changed, e.g. ``recipe.replace(adapter=plain_lora)`` for baselines."""
@@ -156,6 +159,8 @@ def fingerprint(recipe: Recipe) -> str:
     """sha256 of the canonical JSON of the hashed fields, first 16 hex digits.
 
     Weights and per-step size are left out: what matters for comparability is each task's sample budget.
+    The model overrides (e.g. a wider LM) and the trainable set enter the hash only when given, so a config
+    without them hashes as it did before these fields existed.
     """
     payload = {
         "preset": recipe.preset,
@@ -165,6 +170,10 @@ def fingerprint(recipe: Recipe) -> str:
         "samples": recipe.samples,
         "data_version": recipe.data_version,
     }
+    for key in ("model_overrides", "trainable"):
+        value = getattr(recipe, key)
+        if value is not None:
+            payload[key] = value
     return hashlib.sha256(_canonical(payload).encode()).hexdigest()[:_FINGERPRINT_CHARS]
 
 
