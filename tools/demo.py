@@ -29,6 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"lora": "configs/demo/multitask_lora.yaml", "ilora": "configs/demo/multitask_ilora.yaml"}
 WORLD = "configs/data/synth_demo.yaml"
+FAST_SPLITS = {"train": 48, "val": 8, "test": 8}
 
 
 def run(args: list[str], env: dict[str, str]) -> None:
@@ -54,17 +55,29 @@ def run_together(commands: list[list[str]], env: dict[str, str]) -> None:
     print(f"[{time.perf_counter() - started:.0f} s]", flush=True)
 
 
-def data_is_current(data: str) -> bool:
-    """Shards exist for every task of the demo world and carry its version (else they are regenerated)."""
+def data_is_current(data: str, fast: bool) -> bool:
+    """Shards exist for every task of the demo world, carry its version and the test split's size (a
+    ``--fast`` world is not reused by a full run, nor the other way round); else they are regenerated."""
     world = yaml.safe_load((ROOT / WORLD).read_text())
+    test_size = FAST_SPLITS["test"] if fast else world["splits"]["test"]
     for task in world["tasks"]:
         index = ROOT / data / task / "test" / "index.json"
         if not index.exists():
             return False
-        if json.loads(index.read_text()).get("version") != world["version"]:
-            print(f"demo: {index} is from another version of the demo world; regenerating {data}")
+        found = json.loads(index.read_text())
+        if found.get("version") != world["version"] or found.get("num_samples") != test_size:
+            print(f"demo: {index} is from another version or size of the demo world; regenerating {data}")
             return False
     return True
+
+
+def fast_split_overrides() -> list[str]:
+    """``--fast`` split sizes for every split, including the demo world's per-task ones."""
+    world = yaml.safe_load((ROOT / WORLD).read_text())
+    out = [f"splits.{k}={v}" for k, v in FAST_SPLITS.items()]
+    for task, entry in world["tasks"].items():
+        out += [f"tasks.{task}.splits.{k}={FAST_SPLITS[k]}" for k in ((entry or {}).get("splits") or {})]
+    return out
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -106,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     crabplus = [sys.executable, "-m", "crabplus.cli"]
     runs = Path(args.runs_dir)
     store = str(runs / "results.sqlite")
-    if not data_is_current(args.data):
-        splits = ["splits.train=48", "splits.val=8", "splits.test=8"] if args.fast else []
+    if not data_is_current(args.data, args.fast):
+        splits = fast_split_overrides() if args.fast else []
         run([*crabplus, "data", "synth", "--out", args.data, "--config", WORLD, *splits, "--workers", "2"], env)
     configs = {v: resolve(c, overrides(args), runs / "demo_configs", env) for v, c in CONFIGS.items()}
     run([*crabplus, "transfer", "baselines", "--config", configs["lora"], "--test", "--store", store,
