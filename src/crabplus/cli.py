@@ -132,7 +132,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nerror: unknown subcommand {args[0]!r}", file=sys.stderr)
         return 2
     run_lightning(None if argv is None else args)  # None: LightningCLI reads sys.argv itself
+    _close_process_group()
     return 0
+
+
+def _close_process_group() -> None:
+    """Tear down a DDP process group before the interpreter exits: left to exit, gloo's threads can abort
+    a rank ("terminate called without an active exception") after the run itself has finished."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

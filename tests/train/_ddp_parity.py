@@ -94,5 +94,8 @@ def train(out_dir: str, devices: int) -> None:
 
 if __name__ == "__main__":
     train(sys.argv[1], int(sys.argv[2]))
+    if torch.distributed.is_initialized():  # explicit teardown: gloo can abort a rank at interpreter exit
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     if int(os.environ.get("RANK", "0")) == 0:
         print("parity worker done")
