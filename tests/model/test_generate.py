@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 import torch
 
@@ -22,6 +24,25 @@ def decode_by_hand(model, prompt: str, steps: int, **media) -> list[int]:
         if nxt == tok.eos_token_id:
             break
     return generated
+
+
+@contextmanager
+def forced_tokens(model, script: list[int]):
+    """Make greedy decoding emit ``script`` (then repeat its last id): a logits hook adds 1e4 per LM call."""
+    calls = {"n": 0}
+
+    def force(module, args, output):
+        i = min(calls["n"], len(script) - 1)
+        calls["n"] += 1
+        output = output.clone()
+        output[:, -1, script[i]] += 1e4
+        return output
+
+    handle = model.language_model.get_output_embeddings().register_forward_hook(force)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 @pytest.mark.integration
@@ -48,20 +69,8 @@ def test_generate_with_masks(preset: str, request, media) -> None:
     model = request.getfixturevalue(preset)
     tok, m = model.tokenizer, media(1)
     script = [tok.convert_tokens_to_ids("<answer>"), model.mask_token_id, tok.eos_token_id]
-    calls = {"n": 0}
-
-    def force(module, args, output):
-        i = min(calls["n"], len(script) - 1)
-        calls["n"] += 1
-        output = output.clone()
-        output[:, -1, script[i]] += 1e4
-        return output
-
-    handle = model.language_model.get_output_embeddings().register_forward_hook(force)
-    try:
+    with forced_tokens(model, script):
         texts, masks = model.generate_with_masks(["Segment <image>"], image=m["image"], max_new_tokens=5)
-    finally:
-        handle.remove()
     assert texts == ["<answer><mask>"]  # <mask> is grammar: kept in the text (the parser requires it)
     enc = model.tokenize(["Segment <image>"], ["<answer><mask>"])
     with torch.no_grad():
@@ -78,22 +87,10 @@ def test_module_predictions_carry_the_head_mask(tiny_modular, media) -> None:
     model, m = module.model, media(2)
     tok = model.tokenizer
     script = tok("<answer>drum <mask></answer>", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    calls = {"n": 0}
-
-    def force(mod, args, output):
-        i = min(calls["n"], len(script) - 1)
-        calls["n"] += 1
-        output = output.clone()
-        output[:, -1, script[i]] += 1e4
-        return output
-
-    handle = model.language_model.get_output_embeddings().register_forward_hook(force)
-    try:
-        batch = {"prompt": ["Segment <image> <audio>"] * 2, "task": ["synth_seg"] * 2, "image": m["image"],
-                 "audio": m["audio"]}
+    batch = {"prompt": ["Segment <image> <audio>"] * 2, "task": ["synth_seg"] * 2, "image": m["image"],
+             "audio": m["audio"]}
+    with forced_tokens(model, script):
         predictions = module.predict_batch(batch)
-    finally:
-        handle.remove()
     for pred in predictions:
         assert pred["label"] == "drum" and not pred.get("unparseable")
         assert pred["mask"].shape == (32, 32) and 0.0 <= float(pred["mask"].min()) <= float(pred["mask"].max()) <= 1.0
