@@ -18,7 +18,7 @@ from tests.tasks.examples import (
 )
 
 import crabplus.tasks as tasks
-from crabplus.data.interface import SPECIAL_TOKENS
+from crabplus.answer import SPECIAL_TOKENS
 
 pytestmark = pytest.mark.unit
 NAMES = tasks.names()

@@ -2,12 +2,15 @@
 
 Public API: ``ShardWriter``/``read_index`` (shards), ``load_video``/``load_audio``/``load_image``/
 ``load_mask``/``log_mel`` (decode), ``MediaSpec``, ``MultiTaskDataModule``; the synthetic world is in
-``crabplus.data.synth``. Heavy modules are imported on first use.
+``crabplus.data.synth``.
 """
 
 from __future__ import annotations
 
-import importlib
+from crabplus.data.datamodule import MultiTaskDataModule
+from crabplus.data.decode import DecodeError, load_audio, load_image, load_mask, load_video, log_mel
+from crabplus.data.sample import MediaSpec
+from crabplus.data.shards import ShardWriter, read_index
 
 __all__ = [
     "ShardWriter",
@@ -21,22 +24,3 @@ __all__ = [
     "MediaSpec",
     "MultiTaskDataModule",
 ]
-
-_WHERE = {
-    "ShardWriter": "shards",
-    "read_index": "shards",
-    "load_video": "decode",
-    "load_audio": "decode",
-    "load_image": "decode",
-    "load_mask": "decode",
-    "log_mel": "decode",
-    "DecodeError": "decode",
-    "MediaSpec": "sample",
-    "MultiTaskDataModule": "datamodule",
-}
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"crabplus.data.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'crabplus.data' has no attribute {name!r}")

@@ -9,13 +9,13 @@ Lightning checkpoints via ``state_dict`` / ``load_state_dict`` and recorded from
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import asdict
 
 import lightning as L
 from torch.utils.data import DataLoader
 
+from crabplus import tasks
 from crabplus.data.loaders import EvalTaskDataset, SkipPolicy, TaskSource, TrainMixtureDataset
 from crabplus.data.mixture import Mixture, mixture_weights
 from crabplus.data.sample import MediaSpec, modalities_of
@@ -35,7 +35,7 @@ TaskEntry = dict  # {"name": str, "weight": float | None, "root": str | None, "e
 
 
 def _default_lookup(name: str):
-    return importlib.import_module("crabplus.tasks").get(name)
+    return tasks.get(name)
 
 
 class MultiTaskDataModule(L.LightningDataModule):

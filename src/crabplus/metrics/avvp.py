@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from crabplus.data.interface import is_unparseable
+from crabplus.answer import is_unparseable
 from crabplus.metrics._strings import label_key
 from crabplus.metrics.temporal import num_segments, segment_mask
 

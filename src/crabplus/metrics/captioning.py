@@ -25,7 +25,7 @@ from collections import Counter
 from torchmetrics import Metric
 from torchmetrics.functional.text import bleu_score, rouge_score
 
-from crabplus.data.interface import is_unparseable
+from crabplus.answer import is_unparseable
 from crabplus.metrics._strings import add_string_state, append_strings, read_strings
 
 __all__ = ["tokenize", "cider_d", "CaptionScores"]

@@ -15,7 +15,7 @@ from collections import Counter
 import torch
 from torchmetrics import Metric
 
-from crabplus.data.interface import is_unparseable
+from crabplus.answer import is_unparseable
 from crabplus.metrics._strings import add_string_state, append_strings, cat_state, label_key, read_strings
 
 __all__ = ["LabelScores", "QAAccuracy", "weighted_f1", "UNPARSEABLE_LABEL"]

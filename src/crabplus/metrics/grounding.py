@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from crabplus.data.interface import is_unparseable
+from crabplus.answer import is_unparseable
 from crabplus.metrics._strings import label_key
 
 __all__ = ["box_iou", "BoxGroundingScores", "AUC_THRESHOLDS"]

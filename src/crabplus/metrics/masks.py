@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import Metric
 
-from crabplus.data.interface import is_unparseable
+from crabplus.answer import is_unparseable
 from crabplus.metrics._strings import add_string_state, append_strings, cat_state, label_key, read_strings
 
 __all__ = ["BETA2", "F_THRESHOLDS", "mask_j", "f_curve", "MaskJF", "RefAVSScores", "SemanticMaskScores"]

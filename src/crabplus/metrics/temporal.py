@@ -24,7 +24,7 @@ import math
 import torch
 from torchmetrics import Metric
 
-from crabplus.data.interface import is_unparseable
+from crabplus.answer import is_unparseable
 from crabplus.metrics._strings import label_key
 
 __all__ = [

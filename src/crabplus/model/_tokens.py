@@ -12,7 +12,7 @@ from importlib import resources
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from crabplus.data.interface import SPECIAL_TOKENS as ANSWER_GRAMMAR_TOKENS
+from crabplus.answer import SPECIAL_TOKENS as ANSWER_GRAMMAR_TOKENS
 
 __all__ = [
     "GRAMMAR_TOKENS",
@@ -29,7 +29,7 @@ PLACEHOLDERS: dict[str, str] = {"video": "<video>", "audio": "<audio>", "image":
 MASK_TOKEN = "<mask>"
 #: Special tokens added to every tokenizer (placeholders first, then ``<mask>``).
 PLACEHOLDER_TOKENS: tuple[str, ...] = (*PLACEHOLDERS.values(), MASK_TOKEN)
-#: Answer grammar of ``data/interface.py`` (its single source); added as normal (non-special) tokens.
+#: Answer grammar of ``answer.py`` (its single source); added as normal (non-special) tokens.
 GRAMMAR_TOKENS: tuple[str, ...] = tuple(t for t in ANSWER_GRAMMAR_TOKENS if t != MASK_TOKEN)
 #: Value of ``modality_ids`` per token kind (architecture contract).
 MODALITY_IDS: dict[str, int] = {"text": 0, "video": 1, "audio": 2, "image": 3}

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from torchmetrics import Metric
 
-from crabplus.data.interface import Part, Unparseable, format_answer, parse_answer, unparseable_dict
+from crabplus.answer import Part, Unparseable, format_answer, parse_answer, unparseable_dict
 
 __all__ = ["Task", "Reject", "media_header", "majority"]
 

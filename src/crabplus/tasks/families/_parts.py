@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from crabplus.data.interface import SPAN_DECIMALS, Event, Part, Span, Text, normalise_text
+from crabplus.answer import SPAN_DECIMALS, Event, Part, Span, Text, normalise_text
 from crabplus.tasks._base import Reject
 
 __all__ = ["text_of", "only", "events_from_parts", "event_parts", "canonical_events", "label", "seconds"]

@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from crabplus.data.interface import BOX_DECIMALS, Box, Part, Point, is_unparseable
+from crabplus.answer import BOX_DECIMALS, Box, Part, Point, is_unparseable
 
 __all__ = ["Segmenter", "BoxFillSegmenter", "box_prompt_parts", "box_prompt_view", "masks_from_box_prompts"]
 

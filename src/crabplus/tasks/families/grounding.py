@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from crabplus.data.interface import BOX_DECIMALS, Box, Part, Text
+from crabplus.answer import BOX_DECIMALS, Box, Part, Text
 from crabplus.metrics.grounding import BoxGroundingScores
 from crabplus.tasks._base import Reject, Task, majority
 from crabplus.tasks.families._parts import label, only, text_of

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from crabplus.data.interface import Part
+from crabplus.answer import Part
 from crabplus.metrics.temporal import TIOU_THRESHOLDS, SegmentAccuracy, TemporalDetectionF1
 from crabplus.tasks._base import Reject, Task, majority
 from crabplus.tasks.families._parts import canonical_events, event_parts, events_from_parts, label, seconds

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from crabplus.data.interface import Group, Part, Text
+from crabplus.answer import Group, Part, Text
 from crabplus.metrics.avvp import AVVP_KEYS, AVVPScores
 from crabplus.tasks._base import Reject, Task, majority
 from crabplus.tasks.families._parts import canonical_events, event_parts, events_from_parts, label

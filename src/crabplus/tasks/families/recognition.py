@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from crabplus.data.interface import Part, Text
+from crabplus.answer import Part, Text
 from crabplus.metrics.classification import LabelScores
 from crabplus.tasks._base import Task, majority
 from crabplus.tasks.families._parts import label, only, text_of

@@ -22,7 +22,7 @@ from typing import ClassVar
 import torch
 from torchmetrics import Metric
 
-from crabplus.data.interface import Box, MaskToken, Part, Point, Text
+from crabplus.answer import Box, MaskToken, Part, Point, Text
 from crabplus.metrics.masks import MaskJF, RefAVSScores, SemanticMaskScores
 from crabplus.tasks._base import Reject, Task, majority
 from crabplus.tasks.families._parts import label, only, text_of

@@ -2,9 +2,9 @@
 
 For each run (a run folder ``runs/<name>/`` with LightningCLI's saved ``config.yaml`` and a checkpoint, or an
 explicit ``{name, config, ckpt_path}``) it runs ``crabplus test`` in-process on a *derived* config, reads the
-rows the results store received, scores each task's trivial baseline (:mod:`crabplus.train.trivial`), and
+rows the results store received, scores each task's trivial baseline (:mod:`crabplus.evaluate.trivial`), and
 prints task × metric × run with the baseline as an extra column: Markdown to stdout and
-``<out>/eval_all.md``, ``<out>/eval_all.csv`` (rendering: :mod:`crabplus.train.eval_table`).
+``<out>/eval_all.md``, ``<out>/eval_all.csv`` (rendering: :mod:`crabplus.evaluate.table`).
 
 Decisions:
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crabplus.train.eval_table import RunResult, markdown_table, write_csv
+from crabplus.evaluate.table import RunResult, markdown_table, write_csv
 
 __all__ = [
     "EvalAllConfig",
@@ -243,7 +243,7 @@ def evaluate_run(spec: RunSpec, config: EvalAllConfig) -> RunResult:
     import yaml
 
     from crabplus.cli import run_lightning
-    from crabplus.train.trivial import datamodule_trivial_scores
+    from crabplus.evaluate.trivial import datamodule_trivial_scores
     from crabplus.transfer import ResultsStore
     from crabplus.transfer._runner import load_config
 
@@ -294,7 +294,7 @@ def run_eval_all(config: EvalAllConfig) -> list[RunResult]:
 def main(argv: Sequence[str] | None = None) -> int:
     """``crabplus eval-all --config configs/eval_all.yaml [key=value ...]``."""
     parser = argparse.ArgumentParser(prog="crabplus eval-all", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="eval-all YAML (fields: crabplus.train.eval_all.EvalAllConfig)")
+    parser.add_argument("--config", help="eval-all YAML (fields: crabplus.evaluate.eval_all.EvalAllConfig)")
     parser.add_argument("overrides", nargs="*", help="omegaconf dotlist, e.g. out=runs/x 'runs=[runs/a]'")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crabplus.data.interface import (
+from crabplus.answer import (
     SPECIAL_TOKENS,
     Box,
     Event,

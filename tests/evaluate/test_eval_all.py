@@ -18,7 +18,7 @@ import yaml
 
 from crabplus.data.cli import main as data_main
 from crabplus.data.shards import iter_shard, shard_paths
-from crabplus.train.eval_all import (
+from crabplus.evaluate.eval_all import (
     TRANSFER_CALLBACK,
     EvalAllConfig,
     EvalAllError,
@@ -28,7 +28,7 @@ from crabplus.train.eval_all import (
     main,
     resolve_runs,
 )
-from crabplus.train.eval_table import RunResult, markdown_table, primary_gains, table_rows
+from crabplus.evaluate.table import RunResult, markdown_table, primary_gains, table_rows
 from crabplus.transfer import ResultsStore, recipe_fingerprint
 from crabplus.transfer._runner import load_config
 

@@ -1,4 +1,4 @@
-"""Trivial baselines against hand-worked numbers (crabplus.train.trivial).
+"""Trivial baselines against hand-worked numbers (crabplus.evaluate.trivial).
 
 Hand-made targets and the numbers they must give:
 
@@ -26,7 +26,7 @@ from crabplus import tasks
 from crabplus.data import MultiTaskDataModule
 from crabplus.data.sample import MediaSpec
 from crabplus.data.shards import ShardWriter
-from crabplus.train.trivial import datamodule_trivial_scores, read_targets, score_trivial, trivial_scores
+from crabplus.evaluate.trivial import datamodule_trivial_scores, read_targets, score_trivial, trivial_scores
 
 CLS = [{"label": "dog"}, {"label": "dog"}, {"label": "cat"}]
 LOC = [

@@ -1,6 +1,6 @@
 """The eval-all table: task × metric × run, the trivial baseline beside, as rows, Markdown and CSV.
 
-Kept apart from :mod:`crabplus.train.eval_all` (which runs the evaluations) so that the rendering can be
+Kept apart from :mod:`crabplus.evaluate.eval_all` (which runs the evaluations) so that the rendering can be
 reused on results read back from the store and tested without a model. ``None`` marks a task/metric a run
 did not measure (``–`` in Markdown, an empty CSV cell).
 """
