@@ -29,7 +29,7 @@ from crabplus.lora import ILoRAConfig, inject
 
 
 class CrabLoopLinear(nn.Module):
-    """Crab's ``peft_hyper`` forward (research/crab-code.md §2.4): one A(drop(x)) per head."""
+    """Crab's ``peft_hyper`` forward: one A(drop(x)) per head."""
 
     def __init__(self, base: nn.Linear, heads: int, rank: int, alpha: float, dropout: float) -> None:
         super().__init__()

@@ -1,7 +1,7 @@
 """The unified answer interface: structured answer parts ⇄ answer text with special tokens.
 
 Every task writes its target as answer text in one grammar and reads model output back with one parser, so
-there is no per-task string handling anywhere else (DESIGN.md, "The unified interface")::
+there is no per-task string handling anywhere else::
 
     answer   := [<think> text </think>] <answer> body </answer>
     body     := (text | event | span | box | point | <mask> | group)*

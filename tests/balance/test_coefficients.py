@@ -1,4 +1,4 @@
-"""MLB / OGM-GE coefficients against the research note's hand-worked appendix (stella-mlb.md)."""
+"""MLB / OGM-GE coefficients against hand-worked numbers."""
 
 import math
 
@@ -58,7 +58,7 @@ def test_ratio_three_modalities():
 
 
 def test_implicit_phase_out_as_heads_fit():
-    # Same rule, scores rising to 1: k -> 1 from both sides (MLB's own phase-out, §2.2).
+    # Same rule, scores rising to 1: k -> 1 from both sides (MLB's own phase-out).
     early = mlb_coefficients(torch.tensor([0.8, 0.4]), 1.0, 2.0)
     late = mlb_coefficients(torch.tensor([0.99, 0.97]), 1.0, 2.0)
     assert early[0] < late[0] < 1.0 < late[1] < early[1]

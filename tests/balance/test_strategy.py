@@ -1,4 +1,4 @@
-"""Strategies: loss assembly and one hand-worked modulation step (stella-mlb.md appendix numbers)."""
+"""Strategies: loss assembly and one hand-worked modulation step (hand-worked numbers)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Localized patch importance and query summaries against hand-worked numbers (research note appendix).
+"""Localized patch importance and query summaries against hand-worked numbers.
 
 Logits are built as τ·log(w), so softmax(logits/τ) = w/Σw exactly and the expected importance is a
 mean of hand-chosen rational rows (worked out in the comments).

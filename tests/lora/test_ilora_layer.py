@@ -1,4 +1,4 @@
-"""ILoRALinear against the formula written out in the test (research/crab-code.md §2.4, §2.8)."""
+"""ILoRALinear against the formula written out in the test."""
 
 from __future__ import annotations
 

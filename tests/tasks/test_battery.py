@@ -1,4 +1,4 @@
-"""The same battery for every registered task (STYLE.md rule 17): prompt, round trip, fuzzed parser,
+"""The same battery for every registered task: prompt, round trip, fuzzed parser,
 ground truth is best, trivial baseline is worse, unparseable is worst, metric state merges like one process."""
 
 from __future__ import annotations

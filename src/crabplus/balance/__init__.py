@@ -1,6 +1,6 @@
 """crabplus.balance: multi-loss modality balancing (MLB) and baselines, as loss wrappers plus a callback.
 
-Research note: ``stella-mlb.md`` §2 (rules, defaults) and §2.7 (how it plugs into Lightning).
+MLB: Kontras et al., BMVC 2024; OGM-GE: Peng et al., CVPR 2022.
 
 - `BalanceStrategy` and its variants `FusedOnly`, `MultiLoss`, `OGMGE`, `MLB`: ``losses(forward_fn,
   batch, step)`` builds the multi-loss objective from `ForwardOutputs`; ``on_before_optimizer_step``

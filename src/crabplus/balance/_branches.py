@@ -1,15 +1,15 @@
 """What a forward pass hands to a balancing strategy: one loss and one score per branch.
 
 A *branch* is one prediction of the label: the fused prediction, one unimodal prediction per modality
-(a unimodal head for the classifier, a modality-dropped forward pass for the AV-LLM, §2.7 "For the
-AV-LLM"), and, for OGM-GE, the fused layer's per-modality halves. Every branch gives
+(a unimodal head for the classifier, a modality-dropped forward pass for the AV-LLM), and, for OGM-GE, the
+fused layer's per-modality halves. Every branch gives
 
 - ``loss``: differentiable scalar, the mean cross-entropy over the batch;
 - ``p_true``: (B,) detached probability of the gold label (classifier: softmax(z)[y]; LM: exp(-CE) of the
   answer, the per-sequence geometric mean of the gold-token probabilities).
 
 Scores are reduced as (sum of p_true, count) so that DDP ranks can all-reduce them exactly before
-forming s_i = sum / count (§2.7 component 2).
+forming s_i = sum / count.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def branch_from_logits(logits: Tensor, labels: Tensor) -> Branch:
 def branch_from_sequence_loss(per_sequence_ce: Tensor) -> Branch:
     """Branch from per-sequence mean answer-token cross-entropies (B,) of a language model.
 
-    s = exp(-CE) is the geometric mean probability of the gold answer tokens (§2.7, "For the AV-LLM").
+    s = exp(-CE) is the geometric mean probability of the gold answer tokens.
     """
     return Branch(loss=per_sequence_ce.mean(), p_true=torch.exp(-per_sequence_ce.detach().float()))
 
@@ -91,7 +91,7 @@ def global_scores(stats: Tensor) -> Tensor:
     """s_i = (sum of p_true over the global batch) / (global count), identical on every rank.
 
     The (sum, count) pairs are all-reduced, not the per-rank means, so ranks with unequal batch sizes
-    are weighted correctly and every rank forms the same s, hence the same k (§2.7 component 2).
+    are weighted correctly and every rank forms the same s, hence the same k.
     This is a collective: under DDP every rank must call it at the same point.
 
     Args:

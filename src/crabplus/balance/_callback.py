@@ -6,7 +6,7 @@ Contract with the LightningModule: it has an attribute ``balance`` (a `BalanceSt
 
 Why ``on_before_optimizer_step`` and not ``on_after_backward``: Lightning calls it once per optimizer
 step, after all accumulated micro-batches, after AMP unscaling and DDP's gradient all-reduce, and before
-clipping (the order of the original MLB trainer, §2.7 route b). Scaling ``.grad`` after every backward
+clipping (the order of the original MLB trainer). Scaling ``.grad`` after every backward
 would rescale the earlier micro-batches' gradients again under accumulation.
 """
 

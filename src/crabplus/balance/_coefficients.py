@@ -1,6 +1,6 @@
 """Balancing coefficients: the pure rules of MLB and OGM-GE, and the phase-out window.
 
-Notation (research note ``stella-mlb.md`` §2.2 and §2.5):
+Notation:
 
 - M modalities, indexed i; s_i in (0, 1] is modality i's score on the training batch: the mean
   probability its unimodal estimate puts on the true class.
@@ -12,7 +12,7 @@ Notation (research note ``stella-mlb.md`` §2.2 and §2.5):
 - OGM-GE: rho_i = s_i / mean_{m != i} s_m (= 1 / r_i); k_i = 1 - tanh(alpha * rho_i) if rho_i > 1 else 1.
   Deceleration only, and it jumps at rho = 1 (the original code uses rho, not rho - 1).
 
-The rules are memoryless: k depends only on the current batch's scores (§2.7 "State across steps").
+The rules are memoryless: k depends only on the current batch's scores.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = [
 
 
 def others_over_self(scores: Tensor) -> Tensor:
-    """r_i = mean of the other modalities' scores / s_i (§2.2; for two modalities r_a = s_v / s_a).
+    """r_i = mean of the other modalities' scores / s_i (for two modalities r_a = s_v / s_a).
 
     Args:
         scores: (M,) positive scores s_i, M >= 2.
@@ -49,13 +49,13 @@ def others_over_self(scores: Tensor) -> Tensor:
 
 
 def mlb_coefficient(r: float, alpha: float, beta_max: float) -> float:
-    """The literal MLB formula for one modality (§2.2), kept as the reference for the vector path."""
+    """The literal MLB formula for one modality, kept as the reference for the vector path."""
     beta = beta_max if r > 1 else 2.0
     return 1.0 + (beta - 1.0) * math.tanh(alpha * (r - 1.0))
 
 
 def mlb_coefficients(scores: Tensor, alpha: float, beta_max: float = 2.0) -> Tensor:
-    """MLB coefficients k_i from the modalities' scores (§2.2, vectorised; agrees with `mlb_coefficient`).
+    """MLB coefficients k_i from the modalities' scores (vectorised; agrees with `mlb_coefficient`).
 
     Args:
         scores: (M,) scores s_i.
@@ -72,7 +72,7 @@ def mlb_coefficients(scores: Tensor, alpha: float, beta_max: float = 2.0) -> Ten
 
 
 def ogm_coefficients(scores: Tensor, alpha: float) -> Tensor:
-    """OGM-GE coefficients (Peng et al. 2022, as reproduced in the MLB repo; §2.5).
+    """OGM-GE coefficients (Peng et al. 2022, as reproduced in the MLB repo).
 
     Only the dominant modality (rho_i > 1) is slowed down, by 1 - tanh(alpha * rho_i); the others keep 1.
 
@@ -93,7 +93,7 @@ class PhaseOut:
     """Window and optional linear ramp-down of the balancing strength lambda(step) in [0, 1].
 
     The coefficient actually applied is k_eff = 1 + lambda(step) * (k - 1), so lambda = 0 means "no
-    balancing" (k_eff = 1). MLB's own phase-out is implicit (k -> 1 as the heads fit, §2.2); this is the
+    balancing" (k_eff = 1). MLB's own phase-out is implicit (k -> 1 as the heads fit); this is the
     outer window `[starting_epoch, ending_epoch]` of the MLB/OGM code, counted in optimizer steps, plus
     a crabplus extension: a linear ramp over the last `ramp_steps` steps of the window so that the
     switch-off is smooth (useful with an information-limited modality, which never phases out by itself).

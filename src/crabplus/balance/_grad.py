@@ -1,4 +1,4 @@
-"""Applying a coefficient k to one modality's learning: the two routes of §2.7 component 3, and GE noise.
+"""Applying a coefficient k to one modality's learning: two routes, and GE noise.
 
 Route (a), `grad_scale`: an autograd identity whose backward multiplies the gradient by k. Placed on a
 modality's contribution to the fusion and on its unimodal logits, it scales every gradient that reaches
@@ -11,8 +11,7 @@ the optimizer step (Lightning's ``on_before_optimizer_step``: after AMP unscalin
 before clipping, the order of the original code). Exact only with ``accumulate_grad_batches=1``.
 
 `scale_learning_rates` is the ``mode: lr`` alternative: Adam(W) is invariant to a constant gradient
-scale (up to eps), so for adaptive optimizers k scales the modality's param-group learning rate instead
-(§2.7 "Optimizer caveat").
+scale (up to eps), so for adaptive optimizers k scales the modality's param-group learning rate instead.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ def scale_gradients(params_by_modality: Mapping[str, Iterable[nn.Parameter]], k:
     """Route (b): ``p.grad *= k[modality]`` for every parameter of every modality (in place).
 
     Shared parameters (fusion, LM, LoRA) are not listed by ``modality_parameters()`` and stay unscaled,
-    which is exactly MLB's scope (§2.2 "Where k is applied").
+    which is exactly MLB's scope.
     """
     for modality, params in params_by_modality.items():
         coef = float(k[modality])
@@ -75,7 +74,7 @@ def add_ge_noise(
     generator: torch.Generator,
     conv_only: bool = True,
 ) -> None:
-    """OGM-GE's update with generalisation enhancement: g <- k * g + N(0, std(g)^2) (§2.5), in place.
+    """OGM-GE's update with generalisation enhancement: g <- k * g + N(0, std(g)^2), in place.
 
     The noise's std is that of the *unmodulated* gradient, as in the original code. The original adds it
     only to 4-D (conv) weights; the other parameters get k * g. ``conv_only=False`` adds noise to every

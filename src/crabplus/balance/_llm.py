@@ -1,4 +1,4 @@
-"""Branches for the AV-LLM: unimodal "heads" are modality-dropped forward passes (§2.7 "For the AV-LLM").
+"""Branches for the AV-LLM: unimodal "heads" are modality-dropped forward passes.
 
 The multi-loss is LM(AV) + LM(audio only) + LM(video only); a branch's score is exp(-CE) of its answer
 tokens per sequence (the geometric-mean gold-token probability). The coefficients then scale the

@@ -3,7 +3,7 @@
 Notation: B batch, T frames, S frame side, n_mels mel bins, F spectrogram frames, d feature width,
 C classes. Plain ``nn.Module`` (works without Lightning).
 
-Fusions (§2.1 lists MLB's variants; the names here):
+Fusions (MLB's variants; the names here):
 
 - ``concat``: z = W_a h_a + W_v h_v + b, the linear layer on [h_a; h_v] stored as one modality-owned
   slice per modality plus a shared bias (MLB's ``linear`` fusion: k_i scales W_i too).
@@ -12,10 +12,10 @@ Fusions (§2.1 lists MLB's variants; the names here):
 - ``film``: z = W (gamma(h_a) * h_v + beta(h_a)) + b, audio conditions video (shared block).
 
 `modality_parameters()` lists each modality's encoder, unimodal head and (concat) fusion slice; shared
-fusion parameters are never scaled (§2.2 "Where k is applied").
+fusion parameters are never scaled.
 
 For OGM-GE, the decomposable fusions (concat, sum, late) also give per-modality estimates of the fused
-logits: z_i = (fusion applied to h_i alone) + b / 2 (§2.5).
+logits: z_i = (fusion applied to h_i alone) + b / 2.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class AVClassifier(nn.Module):
 
         ``handles`` (route "graph"): `grad_scale` on each modality's unimodal logits and on its input to
         the fusion (its concat slice, or its features for a shared fusion block), so every gradient into
-        modality i's parameters, and only those, is multiplied by ``handles[i].value`` (§2.7 route a).
+        modality i's parameters, and only those, is multiplied by ``handles[i].value``.
         """
         h = {"audio": self.encoders["audio"](audio), "video": self.encoders["video"](video)}  # (B, d) each
         uni = {m: self.heads[m](x) for m, x in h.items()}  # (B, C) each

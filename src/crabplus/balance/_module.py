@@ -36,7 +36,7 @@ class AVClassifierModule(pl.LightningModule):
         channels: first conv block width.
         balance: the strategy (``FusedOnly``, ``MultiLoss``, ``OGMGE``, ``MLB``); default fused-only.
         optimizer: ``sgd`` (momentum) or ``adam``. MLB's effect under Adam is small (Adam ignores constant
-            gradient scales, §2.7): use ``sgd``, or ``adam`` with ``balance.route: lr``.
+            gradient scales): use ``sgd``, or ``adam`` with ``balance.route: lr``.
         lr: learning rate.
         momentum: SGD momentum.
         weight_decay: weight decay.

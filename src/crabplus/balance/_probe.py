@@ -1,8 +1,8 @@
 """Linear probes: how much a modality's encoder has learnt, independent of how the head was trained.
 
 The fused-only baseline has no trained unimodal heads, so unimodal quality is compared across methods
-with a probe on each frozen encoder's features (the research note's toy used a nearest-class-mean probe,
-§2.8; a multinomial logistic regression is used here, the usual "linear probe").
+with a probe on each frozen encoder's features (a multinomial logistic regression is used here, the usual "linear probe"; a
+nearest-class-mean probe would also do).
 """
 
 from __future__ import annotations

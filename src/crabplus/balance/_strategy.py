@@ -7,7 +7,7 @@ A training step with any strategy (the caller is a LightningModule's ``training_
     # ... then, in on_before_optimizer_step (`ModalityBalanceCallback` does this):
     strategy.on_before_optimizer_step(model.modality_parameters(), optimizer, step)
 
-Where k is applied (``route``, §2.7 component 3):
+Where k is applied (``route``):
 
 - ``"grad"`` (default): k_i multiplies ``p.grad`` of modality i's parameters before the optimizer step.
   k is formed from the (sum, count) scores accumulated over all micro-batches since the last step and
@@ -82,7 +82,7 @@ class BalanceStrategy:
         return self.combine(forward_fn(batch), step)
 
     def combine(self, out: ForwardOutputs, step: int = 0) -> dict[str, Tensor]:
-        """Total loss = w_f * L_fused + w_u * sum_i L_i (§2.1), and record the scores for k.
+        """Total loss = w_f * L_fused + w_u * sum_i L_i, and record the scores for k.
 
         Returns:
             ``{"loss": total, "fused": L_fused, <modality>: L_i, ...}`` (scalars; only ``loss`` is meant
@@ -165,7 +165,7 @@ class FusedOnly(BalanceStrategy):
 
 
 class MLB(BalanceStrategy):
-    """Multi-loss balanced gradient modulation (Kontras et al., BMVC 2024; §2.2).
+    """Multi-loss balanced gradient modulation (Kontras et al., BMVC 2024).
 
     k_i = 1 + (beta_i - 1) tanh(alpha (r_i - 1)) from the unimodal scores, applied to every gradient of
     modality i's parameters (encoder, unimodal head, its fusion slice).
@@ -197,7 +197,7 @@ class MLB(BalanceStrategy):
 
 
 class OGMGE(BalanceStrategy):
-    """On-the-fly gradient modulation with generalisation enhancement (Peng et al., CVPR 2022; §2.5).
+    """On-the-fly gradient modulation with generalisation enhancement (Peng et al., CVPR 2022).
 
     Fused loss only. The scores come from the fused layer's per-modality halves (``ForwardOutputs.slices``;
     falls back to the unimodal branches when the fusion does not decompose). The dominant modality's

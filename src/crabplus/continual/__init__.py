@@ -1,6 +1,6 @@
 """crabplus.continual: continual audio-video pre-training (STELLA) with baselines and a scenario runner.
 
-Components (research note /work/shared/research/stella-mlb.md §1):
+Components:
 - `AVBackbone`: tiny CAV-MAE-style backbone; `AVMatching`: the AVM cross-attention;
 - `patch_importance`, `query_summary`: localized patch importance scoring (step 3-4);
 - `replay_correlation`: replay-guided correlation assessment (step 5);

@@ -1,4 +1,4 @@
-"""AVM: the light audio-video matching cross-attention ("multimodal encoder", research note §1.2 step 2).
+"""AVM: the light audio-video matching cross-attention ("multimodal encoder").
 
 It reads detached backbone codes h^v (B, L_V, d) and h^a (B, L_A, d), applies a LayerNorm per modality
 and bias-free q, k, v projections per modality, and returns the raw (pre-softmax) cross-attention

@@ -1,6 +1,6 @@
 """A tiny CAV-MAE-style audio-video backbone: patch encoders, shared layers, joint MAE decoder.
 
-Research note §1.1. Each modality has its own patch embedding, position embedding and
+CAV-MAE-style, as in STELLA. Each modality has its own patch embedding, position embedding and
 `depth_specific` transformer layers; `depth_shared` layers with shared weights follow, then a
 modality-specific LayerNorm. The contrastive branch mean-pools the encoded (visible) tokens. The MAE
 decoder runs jointly over the concatenated video and audio tokens (visible codes + mask tokens at the
@@ -91,7 +91,7 @@ class AVBackbone(nn.Module):
         """Encode the patches at `idx_v` (B, n_v) / `idx_a` (B, n_a) (all patches when None).
 
         Returns the normed codes (B, n_v, d) and (B, n_a, d). Each token keeps its original position
-        embedding, gathered by index (research note §1.2 step 7).
+        embedding, gathered by index.
         """
         b = pv.shape[0]
         pos_v, pos_a = self.pos_v.expand(b, -1, -1), self.pos_a.expand(b, -1, -1)  # (B, L, d)

@@ -1,4 +1,4 @@
-"""Reservoir replay buffer with compact storage, saved in checkpoints (research note §1.2 step 9, §1.3).
+"""Reservoir replay buffer with compact storage, saved in checkpoints.
 
 Reservoir sampling (Vitter's algorithm R): the n-th clip ever offered (1-based) is stored while the
 buffer has room; once full it replaces a uniformly chosen slot with probability M/n. Every clip seen

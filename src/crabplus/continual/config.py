@@ -1,4 +1,4 @@
-"""Typed configuration of the continual audio-video pre-training module (STELLA, research note §1).
+"""Typed configuration of the continual audio-video pre-training module (STELLA).
 
 Defaults are the paper's where they are scale-free (ratios, temperatures, loss weights) and tiny where
 they are sizes, so that the whole study runs on two CPU cores. YAMLs state only what differs.
@@ -15,7 +15,7 @@ __all__ = ["BackboneConfig", "StellaConfig", "MethodConfig", "METHODS", "method_
 
 @dataclass
 class BackboneConfig:
-    """Sizes of the CAV-MAE-style backbone (research note §1.1), scaled down.
+    """Sizes of the CAV-MAE-style backbone, scaled down.
 
     Attributes:
         num_frames: frames T the video is resampled to (paper: 4).
@@ -71,13 +71,13 @@ class BackboneConfig:
 
     @property
     def num_audio_patches(self) -> int:
-        """L_A = n_time · n_freq; audio patch index = t·n_freq + f (time-major, §1.1)."""
+        """L_A = n_time · n_freq; audio patch index = t·n_freq + f (time-major)."""
         return self.audio_time_patches * self.audio_freq_patches
 
 
 @dataclass
 class StellaConfig:
-    """STELLA hyper-parameters (research note §1.4).
+    """STELLA hyper-parameters.
 
     Attributes:
         video_drop_ratio: ρ_v; K_v = ⌊L_V(1−ρ_v)⌋ patches are kept (paper 0.5).

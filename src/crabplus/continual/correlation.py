@@ -1,4 +1,4 @@
-"""Replay-guided correlation assessment (STELLA, research note §1.2 step 5).
+"""Replay-guided correlation assessment (STELLA).
 
 Each current clip n is paired with one replayed clip n. For a candidate video patch j ∈ C_v:
 

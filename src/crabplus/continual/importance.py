@@ -1,4 +1,4 @@
-"""Localized patch importance scoring and query summaries (STELLA, research note §1.2 steps 3-4).
+"""Localized patch importance scoring and query summaries (STELLA).
 
 Notation: B clips, H heads, d_h head width, L_A audio and L_V video patches, τ the temperature.
 

@@ -1,4 +1,4 @@
-"""Activation memory of a training step, counted exactly on CPU (research note §1.8).
+"""Activation memory of a training step, counted exactly on CPU.
 
 CPU allocator statistics are not available, and RSS deltas are noisy. What patch selection reduces is
 activation memory: the tensors autograd keeps for backward. `saved_activation_bytes` runs a closure

@@ -85,7 +85,7 @@ class AVPretrainModule(L.LightningModule):
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.net.remember()  # after the optimizer step (research note §1.8)
+        self.net.remember()  # after the optimizer step
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         emb_v, emb_a = self.net.embed(*self._media(batch))

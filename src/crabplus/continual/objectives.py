@@ -1,4 +1,4 @@
-"""Pre-training objectives of the backbone (research note §1.1, §1.2 steps 7-8).
+"""Pre-training objectives of the backbone.
 
 - `split_visible`: MAE masking *inside* a kept set. The visible count is a fraction of the full length
   L, so selection does not change what the encoder sees, only how many targets the decoder runs on

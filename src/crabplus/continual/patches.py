@@ -6,7 +6,7 @@ frames are resampled by nearest index, resized bilinearly; the spectrogram is av
 zero-padded in time. Mel bins must match (a different mel scale is a different input, not a size).
 
 Patch order: video patch index = t·G² + r·G + c (G = S/P_v); audio patch index = t·n_freq + f
-(time-major, research note §1.1), so that whole-frequency time segments are contiguous index runs.
+(time-major), so that whole-frequency time segments are contiguous index runs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One continual pre-training step for every method: finetune, ER, STELLA, STELLA without selection.
 
 Plain `nn.Module` (works without Lightning). The methods differ only by `MethodConfig` flags, so there
-is one step (research note §1.2) and no per-method branches beyond those flags:
+is one step and no per-method branches beyond those flags:
 
 1. (selection) score the current clips (`scoring.score_clips`), train the AVM with the VAM loss;
 2. (replay) draw B_r stored clips; (selection) p from their stored query summaries;
@@ -131,7 +131,7 @@ class ContinualAVPretrainer(nn.Module):
         return loss, {k: float(v.detach()) for k, v in logs.items()}
 
     def _memory_fields(self, video, audio, emb_v, emb_a, store: Batch) -> Batch:
-        """What this method stores per clip (research note §1.3), at the configured input sizes."""
+        """What this method stores per clip, at the configured input sizes."""
         if not self.method.replay:
             return {}
         fields = {"video": fit_video(video.detach(), self.cfg), "audio": fit_audio(audio.detach(), self.cfg)}

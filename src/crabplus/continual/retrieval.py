@@ -1,4 +1,4 @@
-"""Zero-shot audio↔video retrieval recall and continual summaries (research note §1.5).
+"""Zero-shot audio↔video retrieval recall and continual summaries.
 
 `retrieval_recall`: query i's positive is gallery item i; R@k is the fraction of queries whose positive
 ranks among the top k by cosine similarity (embeddings are L2-normalized by the caller). Ties count in

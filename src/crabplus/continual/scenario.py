@@ -3,8 +3,8 @@
 For one method, one `AVPretrainModule` lives through the whole stream (its replay buffer with it);
 each domain is one `Trainer.fit` of `steps_per_domain` steps. After step l the module is evaluated on
 the test clips of every domain t ≤ l: zero-shot audio→video and video→audio R@1/5/10 (gallery = that
-domain's test clips). This fills R[l, t]; `continual_summary` gives average accuracy A and forgetting F
-(research note §1.5), reported per metric and as the mean over R@1/5/10 per direction.
+domain's test clips). This fills R[l, t]; `continual_summary` gives average accuracy A and forgetting F,
+reported per metric and as the mean over R@1/5/10 per direction.
 
 Results are rows (run_id, fingerprint, task, metric, value, higher_is_better, step, time), the schema of
 the transfer results store (docs/architecture.md, Results).

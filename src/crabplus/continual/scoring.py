@@ -1,4 +1,4 @@
-"""STELLA's scoring pass: importance, candidates, query summaries and replay correlation (§1.2 steps 1-5).
+"""STELLA's scoring pass: importance, candidates, query summaries and replay correlation.
 
 `score_clips` runs the full, unmasked clips through the backbone without gradient, trains the AVM
 on the detached codes (VAM loss), and returns per-clip scores. `prune_probabilities` pairs each current

@@ -1,4 +1,4 @@
-"""Probabilistic patch selection (STELLA, research note §1.2 step 6).
+"""Probabilistic patch selection (STELLA).
 
 Video (spatio-temporal patches):
     m_j ~ Bernoulli(p_j);  Ĩ_j = I_j · (1 − m_j);  keep the first K of an ordering drawn without

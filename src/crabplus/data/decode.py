@@ -6,8 +6,8 @@ Public, stable API (outside checks call it):
 - ``load_image(src, size)`` -> ``(3, size, size)`` uint8;
 - ``load_mask(src, size)`` -> ``(H, W)`` bool, or class indices with ``palette``;
 - ``log_mel(waveform, sample_rate, n_mels)`` -> ``(n_mels, F)``.
-``src`` is a path or the file's bytes. decord2 is the main decoder, PyAV the fallback (research/
-ecosystem.md §2). Failures raise ``DecodeError`` naming what was missing, so callers can skip a sample.
+``src`` is a path or the file's bytes. decord2 is the main decoder, PyAV the fallback. Failures raise
+``DecodeError`` naming what was missing, so callers can skip a sample.
 
 Decisions: frame ``k`` of ``T`` is the one shown at the centre of the k-th of T equal parts of the clip,
 ``floor((k + 0.5) * n / T)``; clips shorter than T frames repeat frames. Multi-channel audio is the

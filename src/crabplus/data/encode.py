@@ -1,7 +1,7 @@
 """Encoding media to the bytes stored in shards: mp4 (H.264 + AAC, in-process via PyAV), wav, png.
 
-Used by the synthetic world and by tests to build real encoded files without the ffmpeg CLI
-(research/ecosystem.md §2.4). Decoding lives in ``decode.py``.
+Used by the synthetic world and by tests to build real encoded files without the ffmpeg CLI. Decoding lives
+in ``decode.py``.
 """
 
 from __future__ import annotations

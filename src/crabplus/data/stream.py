@@ -2,7 +2,7 @@
 
 Splitting: a task's shards are dealt to ``num_slots`` slots (``rank * num_workers + residue``); a task
 with fewer shards than slots is split by sample instead (every slot reads every shard and keeps samples
-``j % num_slots == slot``), so no slot is ever empty (research/ecosystem.md §6). Each round over the
+``j % num_slots == slot``), so no slot is ever empty. Each round over the
 shards uses a fresh seeded shard order; a seeded shuffle buffer mixes samples.
 
 Resumability: the stream is a pure function of ``(seed, slot, num_slots, shards)``, so its state is the

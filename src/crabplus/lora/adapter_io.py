@@ -6,8 +6,8 @@ Layout of ``dir``::
     adapter_model.safetensors  "<module path>.lora_A.weight" (r, d_in), ".lora_B.weight" (d_out, K·r),
                                ".lora_route.weight" (K, d_in), ".lora_task_route.weight" (T, K)
 
-Decision: peft does not host the layer. peft 0.21 could (``LoraConfig._register_custom_module``,
-research/ecosystem.md §4.3), but that API is marked experimental, relies on internals of
+Decision: peft does not host the layer. peft 0.21 could (``LoraConfig._register_custom_module``), but that
+API is marked experimental, relies on internals of
 ``LoraLayer.update_layer`` and forces a ``base_layer`` child that renames every frozen key; task
 routing, routing statistics, per-head dropout and encoder-scoped patterns would all be patches on top.
 We keep peft's directory layout and file names so tooling recognises the files, and test numerical

@@ -44,7 +44,7 @@ _CRAB_PLUS_ENCODERS: dict[str, list[str]] = {
 
 @dataclass
 class ILoRAConfig:
-    """I-LoRA settings (research/crab-code.md §2, §9).
+    """I-LoRA settings.
 
     Notation: K heads, rank r, scaling s = alpha / r. Per wrapped ``Linear(d_in, d_out)``:
     A (r, d_in) shared, B_i (d_out, r) per head, W_r (K, d_in) router, all without bias.

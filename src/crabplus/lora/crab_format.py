@@ -1,6 +1,6 @@
 """Converter between crabplus I-LoRA layers and the Crab / Crab+ checkpoint key layout.
 
-Crab layout, per wrapped projection ``P`` (research/crab-code.md §2.3, §9)::
+Crab layout, per wrapped projection ``P``::
 
     P.lora_A.weight      (r, d_in)
     P.lora_B{i}.weight   (d_out, r)    i = 0 … K-1

@@ -1,6 +1,6 @@
 """``ILoRALinear``: a frozen ``nn.Linear`` plus K routed LoRA heads sharing one down-projection.
 
-Notation (research/crab-code.md §2.4): x (N, d_in) tokens, W (d_out, d_in) frozen, b bias,
+Notation: x (N, d_in) tokens, W (d_out, d_in) frozen, b bias,
 A (r, d_in) shared down-projection, B_i (d_out, r) head i, W_r (K, d_in) router, s = alpha / r.
 
 Literal formula (``forward_reference``)::

@@ -1,6 +1,6 @@
 """AVVP (LLP) audio-visual video parsing: segment-level and event-level F1.
 
-Protocol (AVVP-ECCV20 ``eval_metrics.py``, copied as Crab's ``utils/avvp_eval_metrics.py``; crab-code.md §5),
+Protocol (AVVP-ECCV20 ``eval_metrics.py``, copied as Crab's ``utils/avvp_eval_metrics.py``),
 per video, with 1-s segments from seconds by the midpoint rule of ``metrics.temporal``:
 
 * per modality m ∈ {audio, visual, audio-visual} a class × segment binary matrix; audio-visual = audio AND

@@ -5,7 +5,7 @@ unparseable prediction (or one missing the label key) counts as wrong. Weighted 
 ``f1_score(average="weighted")``: per target class ``F1_c = 2·TP_c / (2·TP_c + FP_c + FN_c)``, weighted by
 the class's share of the targets (classes that appear only in predictions carry weight 0). QA accuracy is
 exact-match on the canonical answer (stricter than MUSIC-AVQA's substring match and its dropping of
-unparseable answers; crabplus-paper.md §6.4), overall and per ``type`` of the target.
+unparseable answers), overall and per ``type`` of the target.
 """
 
 from __future__ import annotations

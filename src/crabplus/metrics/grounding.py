@@ -1,6 +1,6 @@
 """Box grounding (ARIG): mean IoU, cIoU (share of samples with IoU ≥ 0.5), AUC, label accuracy.
 
-Protocol (our choice; Crab ships no ARIG metric, crab-code.md §5). Boxes are ``[x1, y1, x2, y2]``
+Protocol (our choice; Crab ships no ARIG metric). Boxes are ``[x1, y1, x2, y2]``
 normalised to [0, 1]. Per sample the IoU of predicted and ground-truth box (0 for an unparseable prediction
 or one without a box). ``ciou`` is the success rate at IoU ≥ 0.5, as in sound-source localisation
 (where "cIoU" names the consensus-IoU success rate, not Complete-IoU). ``auc`` is the area under the

@@ -1,6 +1,6 @@
 """Mask metrics: J&F (S4, MS3, synthetic), Ref-AVS (seen/unseen J&F, null S), AVSS per-class mIoU/F.
 
-Protocol (AVSBench, as in Crab's ``utils/avss_utils.py``; crab-code.md §5). A predicted mask is a bool
+Protocol (AVSBench, as in Crab's ``utils/avss_utils.py``). A predicted mask is a bool
 tensor or a probability map in [0, 1] (resized to the target's size by nearest neighbour if needed):
 
 * J (``j``): per sample IoU of ``pred > 0.5`` (bool: as is) with the ground truth; if the ground truth is

@@ -3,7 +3,7 @@
 Seconds → 1-s segments (shared with AVVP). A clip of ``duration`` seconds has ``ceil(duration)`` segments;
 segment ``t`` covers ``[t, t+1)`` and belongs to an event ``[s, e]`` when its midpoint lies inside:
 ``s <= t + 0.5 < e``. Integer-second annotations ``[s, e]`` therefore mark segments ``s … e-1`` (AVE's
-"0,8" covers 8 segments). The lab's evaluator marks ``s … e`` inclusive instead (crabplus-paper.md §6.4);
+"0,8" covers 8 segments). The lab's evaluator marks ``s … e`` inclusive instead;
 we keep the half-open reading, which matches AVVP's.
 
 AVE. ``segment_accuracy`` = correct segments / all segments, a segment's label being the event label

@@ -10,7 +10,7 @@ fixed and small (Crab: 32 per frame and per 1-s window; tiny presets: 4).
   then Linear-GELU-Linear (LLaVA-style projector).
 - ``QFormerConnector``: N learned queries per group attend to the group's P tokens through a few
   pre-LN blocks (self-attention, cross-attention, FFN), then the same MLP to d. This is our own small
-  BLIP-2-style Q-Former (Crab §1.2), without the unused BERT text branch.
+  BLIP-2-style Q-Former, without the unused BERT text branch.
 - ``PoolConnector``: omni towers already project to d; optional 1-D average pooling over time only.
 """
 

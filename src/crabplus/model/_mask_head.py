@@ -7,7 +7,7 @@ Decision: a deliberately small decoder (Crab's is a 29 M-parameter SAM-style two
 the ``<mask>`` state becomes a query q (MLP d -> k), patch features become a k-channel map refined by
 one residual 3×3 conv, and the logit at a patch is q·f / sqrt(k) + b, upsampled bilinearly to S×S.
 
-Loss (Crab §1.5, binary tasks): ``bce_weight * BCE(pixel mean) + dice_weight * Dice`` with
+Loss (as Crab's, binary tasks): ``bce_weight * BCE(pixel mean) + dice_weight * Dice`` with
 Dice = 1 - (2 Σ σ(x)·y + 1) / (Σ σ(x) + Σ y + 1) per sample, both averaged over samples.
 """
 

@@ -1,6 +1,6 @@
 """Which parameters train: ``set_trainable(model, mode)``.
 
-Modes (Crab §1.6 stages):
+Modes (Crab's training stages):
 - "full": everything.
 - "connectors": connectors + mask head (projector pre-training).
 - "adapters": only adapter parameters (name contains ``lora_``), wherever they were injected.

@@ -1,4 +1,4 @@
-"""The task registry: a dict of factories plus a decorator that rejects duplicates (STYLE.md rule 3)."""
+"""The task registry: a dict of factories plus a decorator that rejects duplicates."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Optimizer and learning-rate schedule from config: AdamW with linear warm-up then cosine decay.
 
-Crab's scripts asked for cosine but DeepSpeed's WarmupDecayLR silently replaced it (crab-code.md §3);
+Crab's scripts asked for cosine but DeepSpeed's WarmupDecayLR silently replaced it;
 here the schedule is a plain ``LambdaLR`` owned by Lightning, so what the config says is what runs.
 """
 

@@ -1,6 +1,6 @@
 """Transfer of a multitask run against its single-task baselines: relative change, Δm, positive share.
 
-Notation (Crab+ §5 as recommended in ``research/crabplus-paper.md``; Δm after Maninis et al., CVPR 2019,
+Notation (as in Crab+'s transfer analysis; Δm after Maninis et al., CVPR 2019,
 "Attentive Single-Tasking of Multiple Tasks", and the LibMTL / Vandenhende et al. 2021 average):
 
     M_{t,k}^multi, M_{t,k}^single   metric k of task t, multitask run and single-task baseline

@@ -1,6 +1,6 @@
 """Recipe fingerprints: what makes two runs comparable, as a short stable hash.
 
-A recipe (DESIGN.md "Transfer") is model preset (+ its overrides and the trainable set) + adapter config +
+A recipe is model preset (+ its overrides and the trainable set) + adapter config +
 optimizer (+ scheduler) + training samples per task + data version. The seed is deliberately *not* hashed: runs that differ only by seed share a
 fingerprint so reports can average them; the store keys a run by (fingerprint, seed) instead.
 

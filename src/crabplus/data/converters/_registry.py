@@ -1,4 +1,4 @@
-"""Registry of dataset converters: a dict plus a decorator that rejects duplicates (STYLE.md §3)."""
+"""Registry of dataset converters: a dict plus a decorator that rejects duplicates."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Segmentation route 2 (Crab+): the answer carries a box and points; a promptable segmenter draws the mask.
 
-Crab+ writes the object's box and three points and hands them to SAM2 (crabplus-paper.md §2). Here box and
+Crab+ writes the object's box and three points and hands them to SAM2. Here box and
 points are normalised to [0, 1] (0.01 grid) like every box of the grammar. From a ground-truth mask of
 size H × W:
 
