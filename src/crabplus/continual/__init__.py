@@ -20,7 +20,13 @@ from crabplus.continual.memory import saved_activation_bytes
 from crabplus.continual.module import AVPretrainModule
 from crabplus.continual.pretrainer import ContinualAVPretrainer
 from crabplus.continual.retrieval import KS, continual_summary, retrieval_recall
-from crabplus.continual.selection import gumbel_keys, select_audio_chunks, select_topk, select_video
+from crabplus.continual.selection import (
+    chunk_keep_mask,
+    gumbel_keys,
+    select_audio_chunks,
+    select_topk,
+    select_video,
+)
 
 __all__ = [
     "AVBackbone",
@@ -34,6 +40,7 @@ __all__ = [
     "MethodConfig",
     "ReservoirBuffer",
     "StellaConfig",
+    "chunk_keep_mask",
     "continual_summary",
     "gumbel_keys",
     "key_importance",
