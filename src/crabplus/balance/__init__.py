@@ -39,7 +39,7 @@ from crabplus.balance._llm import dropped_modality_outputs
 from crabplus.balance._model import FUSIONS, AudioEncoder, AVClassifier, AVOutputs, VideoEncoder
 from crabplus.balance._module import AVClassifierModule
 from crabplus.balance._probe import encoder_features, linear_probe_accuracy
-from crabplus.balance._strategy import MLB, OGMGE, BalanceStrategy, FusedOnly, MultiLoss
+from crabplus.balance._strategy import MLB, OGMGE, BalanceStrategy, FusedOnly, MultiLoss, scoped_parameters
 
 __all__ = [
     "FUSIONS",
@@ -78,4 +78,5 @@ __all__ = [
     "scale_gradients",
     "scale_learning_rates",
     "score_stats",
+    "scoped_parameters",
 ]

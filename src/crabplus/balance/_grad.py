@@ -72,15 +72,14 @@ def add_ge_noise(
     params_by_modality: Mapping[str, Iterable[nn.Parameter]],
     k: Mapping[str, float],
     generator: torch.Generator,
-    conv_only: bool = True,
 ) -> None:
-    """OGM-GE's update with generalisation enhancement: g <- k * g + N(0, std(g)^2), in place.
+    """OGM-GE's update with generalisation enhancement: g <- k * g + N(0, (std(g) + 1e-8)^2), in place.
 
-    The noise's std is that of the *unmodulated* gradient, as in the original code. The original adds it
-    only to 4-D (conv) weights; the other parameters get k * g. ``conv_only=False`` adds noise to every
-    tensor with more than one element (e.g. the AV-LLM's linear connectors). The noise comes from
-    ``generator``, which must be seeded identically on every DDP rank: the gradients were already
-    all-reduced, so different noise per rank would make the replicas drift apart.
+    Applied to every listed gradient with more than one element (a std needs two); the caller chooses
+    which parameters are listed (`OGMGE`'s ``scope``). The noise's std is that of the *unmodulated*
+    gradient, as in the original code. The noise comes from ``generator``, which must be seeded
+    identically on every DDP rank: the gradients were already all-reduced, so different noise per rank
+    would make the replicas drift apart.
     """
     for modality, params in params_by_modality.items():
         coef = float(k[modality])
@@ -88,8 +87,7 @@ def add_ge_noise(
             g = p.grad
             if g is None:
                 continue
-            noisy = g.numel() > 1 and (g.dim() == 4 or not conv_only)
-            std = g.float().std() if noisy else None
+            std = g.float().std() + 1e-8 if g.numel() > 1 else None
             g.mul_(coef)
             if std is not None:
                 noise = torch.randn(g.shape, generator=generator, dtype=torch.float32)  # like g, on CPU

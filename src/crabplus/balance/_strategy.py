@@ -32,9 +32,10 @@ from crabplus.balance._branches import ForwardOutputs, global_scores, score_stat
 from crabplus.balance._coefficients import PhaseOut, mlb_coefficients, ogm_coefficients, others_over_self
 from crabplus.balance._grad import ScaleHandle, add_ge_noise, scale_gradients, scale_learning_rates
 
-__all__ = ["MLB", "OGMGE", "BalanceStrategy", "FusedOnly", "MultiLoss"]
+__all__ = ["MLB", "OGMGE", "BalanceStrategy", "FusedOnly", "MultiLoss", "scoped_parameters"]
 
 Route = Literal["grad", "lr", "graph"]
+Scope = Literal["conv", "modality"]
 ForwardFn = Callable[[Any], ForwardOutputs]
 
 
@@ -204,10 +205,19 @@ class OGMGE(BalanceStrategy):
     gradients are damped by 1 - tanh(alpha * rho); with ``ge`` Gaussian noise of the gradient's std is
     added, drawn from a generator seeded with ``seed`` (identical on every rank).
 
+    ``scope`` says which gradients are touched, for the modulation and the noise alike:
+
+    - ``conv`` (default, the paper's released code): only the 4-D convolution kernels among a modality's
+      parameters, i.e. its encoder's convs; BatchNorm, biases, linear heads and fusion slices keep their
+      plain gradients.
+    - ``modality``: every parameter the model lists for the modality (``modality_parameters()``), noise on
+      every tensor with more than one element. For encoders without convolutions, e.g. the AV-LLM's
+      connectors and encoder adapters, where ``conv`` would find nothing to modulate.
+
     Args:
         alpha: modulation strength.
         ge: add the generalisation-enhancement noise.
-        conv_only: noise only on 4-D weights, as the original code.
+        scope: ``conv`` or ``modality``, see above.
         seed: seed of the noise generator.
         phase_out: OGM's modulation window `[modulation_starts, modulation_ends]`, in steps.
     """
@@ -218,15 +228,17 @@ class OGMGE(BalanceStrategy):
         self,
         alpha: float = 0.5,
         ge: bool = True,
-        conv_only: bool = True,
+        scope: Scope = "conv",
         seed: int = 0,
         modalities: tuple[str, ...] = ("audio", "video"),
         phase_out: PhaseOut | None = None,
     ) -> None:
         super().__init__(modalities, fused_weight=1.0, unimodal_weight=0.0, route="grad", phase_out=phase_out)
+        if scope not in ("conv", "modality"):
+            raise ValueError(f"OGMGE scope must be 'conv' or 'modality', got {scope!r}")
         self.alpha = float(alpha)
         self.ge = bool(ge)
-        self.conv_only = bool(conv_only)
+        self.scope = scope
         self.generator = torch.Generator().manual_seed(int(seed))
 
     def rule(self, scores: Tensor) -> Tensor:
@@ -236,7 +248,30 @@ class OGMGE(BalanceStrategy):
         return out.slices if out.slices is not None else out.unimodal
 
     def _apply_to_grads(self, params_by_modality: Mapping[str, Iterable[nn.Parameter]]) -> None:
+        params = scoped_parameters(params_by_modality, self.scope)
         if self.ge and self.active:  # OGM-GE adds noise only inside the modulation window
-            add_ge_noise(params_by_modality, self.coefficients, self.generator, self.conv_only)
+            add_ge_noise(params, self.coefficients, self.generator)
         else:
-            scale_gradients(params_by_modality, self.coefficients)
+            scale_gradients(params, self.coefficients)
+
+
+def scoped_parameters(
+    params_by_modality: Mapping[str, Iterable[nn.Parameter]], scope: Scope
+) -> dict[str, list[nn.Parameter]]:
+    """The parameters `OGMGE` touches: all of a modality's (``modality``) or its 4-D conv kernels (``conv``).
+
+    Raises:
+        ValueError: ``conv`` on a modality whose parameters hold no 4-D tensor (nothing would be modulated).
+    """
+    out = {m: list(ps) for m, ps in params_by_modality.items()}
+    if scope == "modality":
+        return out
+    for m, ps in out.items():
+        convs = [p for p in ps if p.dim() == 4]
+        if ps and not convs:
+            raise ValueError(
+                f"OGMGE scope='conv': modality {m!r} has {len(ps)} parameters but no 4-D (conv) kernel; "
+                "use balance.init_args.scope: modality for encoders without convolutions"
+            )
+        out[m] = convs
+    return out
