@@ -18,6 +18,7 @@ from crabplus.tasks.families import (
     QATask,
     RecognitionTask,
     SegmentationTask,
+    TaggingTask,
     VideoParsingTask,
 )
 
@@ -79,6 +80,11 @@ def parsing(task, r, i):
     }
 
 
+def tagging(task, r, i):
+    k = r.randint(0, 3)
+    return {"labels": r.sample(LABELS, k) if i < 0 else [LABELS[i % 4], *r.sample(LABELS, k)]}
+
+
 def grounding(task, r, i):
     x1, y1 = r.randint(0, 80), r.randint(0, 80)
     box = [x1 / 100, y1 / 100, r.randint(x1 + 5, 100) / 100, r.randint(y1 + 5, 100) / 100]
@@ -103,6 +109,7 @@ FAMILY_GENERATORS = {
     EventLocalisationTask: localisation,
     DenseLocalisationTask: dense,
     VideoParsingTask: parsing,
+    TaggingTask: tagging,
     GroundingTask: grounding,
     SegmentationTask: segmentation,
 }

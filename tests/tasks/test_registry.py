@@ -33,6 +33,7 @@ FAMILIES = {
     "segmentation",
     "qa",
     "captioning",
+    "tagging",
 }
 
 
@@ -43,7 +44,9 @@ def test_registry_matches_the_files() -> None:
 
 
 def test_public_and_synthetic_names_exist() -> None:
-    assert set(PUBLIC + SYNTHETIC + ["mer24", "mafw", "dfew", "a2v", "v2a", "avqa"]) <= set(tasks.names())
+    assert set(PUBLIC + SYNTHETIC + ["mer24", "mafw", "dfew", "a2v", "v2a", "avqa", "avvp_weak"]) <= set(
+        tasks.names()
+    )
 
 
 def test_unknown_name_lists_valid_names() -> None:

@@ -13,6 +13,7 @@ from crabplus.tasks import (  # noqa: F401 - importing registers the tasks
     avqa,
     avss,
     avvp,
+    avvp_weak,
     cremad,
     dfew,
     ks,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,32 @@ def read_samples(root: Path, task: str, split: str) -> list[dict]:
     assert index["num_samples"] == len(out)
     assert index["task"] == task and index["split"] == split
     return out
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def copy_official(dataset: str, dest: Path) -> Path:
+    """A copy of ``fixtures/<dataset>/`` at ``dest``: annotation files in the official layout whose rows are
+    copied from the datasets' published files (quirks included; byte order marks and CRLF kept)."""
+    shutil.copytree(FIXTURES / dataset, dest)
+    return dest
+
+
+def read_skipped(root: Path, task: str, split: str) -> list[dict]:
+    """The rows of ``root/task/split/skipped.jsonl``."""
+    text = (root / task / split / "skipped.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.fixture
+def official():
+    return copy_official
+
+
+@pytest.fixture
+def skipped():
+    return read_skipped
 
 
 @pytest.fixture

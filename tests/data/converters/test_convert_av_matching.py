@@ -6,7 +6,7 @@ import av
 import pytest
 
 from crabplus import tasks
-from crabplus.data.converters import AnnotationError, convert, main
+from crabplus.data.converters import AnnotationError, NothingWritten, convert, main
 from crabplus.data.converters.a2v import read_a2v
 from crabplus.data.converters.v2a import read_v2a
 from crabplus.data.decode import load_audio
@@ -77,14 +77,16 @@ def test_v2a_class_folders(tmp_path, media, put_file, read_shards):
 
 
 @pytest.mark.integration
-def test_matching_missing_partner_is_named_or_skipped(tmp_path, media, put_file, read_shards):
+def test_matching_missing_partner_is_skipped_and_counted(tmp_path, media, put_file, capsys):
     src, out = tmp_path / "src", tmp_path / "out"
     put_file(src / "labels.csv", "clip,label\na,x\nb,y\n")
     put_file(src / "clips" / "a.mp4", media.mp4)  # b is missing: both samples need it
     assert main(["a2v", "--src", str(src), "--out", str(out), "--split", "all"]) == 1
-    assert main(["a2v", "--src", str(src), "--out", str(out), "--split", "all", "--skip-missing"]) == 0
-    with pytest.raises(AnnotationError, match=r"labels\.csv, line 2: media file not found: .*b\.mp4"):
+    assert "no samples written for split 'all' (skipped rows: missing media: 2)" in capsys.readouterr().err
+    with pytest.raises(NothingWritten) as info:
         convert("v2a", src, out, "all")
+    assert info.value.reasons == {"missing media": 2}
+    assert not list(out.rglob("index.json"))
 
 
 @pytest.mark.unit

@@ -23,6 +23,7 @@ def test_registry_tasks_are_the_contract_names():
     contract = {
         "ave",
         "avvp",
+        "avvp_weak",
         "music_avqa",
         "avqa",
         "arig",

@@ -9,22 +9,21 @@ Decisions:
 * Pairing: for each clip (the query) the other candidate is a clip of the same split with a *different*
   label (so the answer is decidable from content), drawn with ``random.Random(f"{SEED}:{task}:{key}")``;
   the same draw puts the query first or second. The pairs depend only on the label list, not on file
-  order or on which media exist; a missing clip (query or partner) makes the sample "missing media"
-  (``--skip-missing`` skips it).
+  order or on which media exist; a missing clip (query or partner) makes the row a ``missing media`` skip.
 * Media: each candidate contributes its first ``seg = min(SEGMENT_SECONDS, shortest clip)`` seconds, so
   the two halves are equally long and the pair (2 x 2 s) fits the 4-s audio window of the default
   ``MediaSpec``. The composed video is an audio-less H.264 mp4 at :data:`FPS` fps with the query clip's
   frame size; the audio is a 16 kHz mono wav (the shard reader takes audio from the wav, not the mp4).
-  They are written to a temporary folder just before the sample is yielded and deleted after it has been
-  written. A clip without an audio stream is an error naming the file.
+  They are composed when the sample is written (``Sample.make_media``). A clip without an audio stream is
+  an error naming the file.
 """
 
 from __future__ import annotations
 
 import random
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import av
@@ -34,7 +33,7 @@ from PIL import Image
 from crabplus.data.converters._errors import AnnotationError
 from crabplus.data.converters._media import VIDEO_EXTS, find_media
 from crabplus.data.converters._readers import iter_csv
-from crabplus.data.converters._sample import Sample, sanitize_key
+from crabplus.data.converters._sample import MISSING_MEDIA, Sample, Skip, sanitize_key
 from crabplus.data.decode import DecodeError, load_audio
 from crabplus.data.encode import encode_mp4, encode_wav
 
@@ -126,39 +125,45 @@ def matching_samples(task: str, clips: list[Clip], compose: Compose) -> Iterator
         raise AnnotationError(
             clips[0].origin[0], "", f"{task} needs clips of two labels or more, got {labels}"
         )
-    with tempfile.TemporaryDirectory(prefix=f"crabplus-{task}-") as tmp:
-        for clip in clips:
-            rng = random.Random(f"{SEED}:{task}:{clip.key}")
-            partner = rng.choice([c for c in clips if c.label != clip.label])
-            position = rng.randrange(2)
-            pair = [clip, partner] if position == 0 else [partner, clip]
-            meta = {
-                "video_id": sanitize_key(clip.key),
-                "candidates": [sanitize_key(c.key) for c in pair],
-                "options": list(ANSWERS),
-            }
-            sample = Sample(
-                origin=clip.origin, task=task, key=clip.key, meta=meta, target={"label": ANSWERS[position]}
-            )
-            missing = next((c.video for c in pair if not c.video.is_file()), None)
-            if missing is not None:  # reported (or skipped) by the runner, naming the row
-                sample.media = {"video": missing}
-                yield sample
-                continue
-            decoded = {c.key: _decode(c.video) for c in pair}
-            seg = min(SEGMENT_SECONDS, *(d.seconds for d in decoded.values()))
-            meta["segment_seconds"] = round(seg, 3)
-            written = []
-            for role, (suffix, data) in compose(
-                decoded[clip.key], [decoded[c.key] for c in pair], seg
-            ).items():
-                out = Path(tmp) / f"{sample.key}.{suffix}"
-                out.write_bytes(data)
-                sample.media[role] = out
-                written.append(out)
-            yield sample
-            for out in written:  # the runner has written the sample by now
-                out.unlink(missing_ok=True)
+    seconds: dict[Path, float] = {}  # decoded prefix length per clip, read once
+    for clip in clips:
+        rng = random.Random(f"{SEED}:{task}:{clip.key}")
+        partner = rng.choice([c for c in clips if c.label != clip.label])
+        position = rng.randrange(2)
+        pair = [clip, partner] if position == 0 else [partner, clip]
+        missing = next((c.video for c in pair if not c.video.is_file()), None)
+        if missing is not None:
+            yield Skip(task, clip.origin, MISSING_MEDIA, f"{missing} (pair of {clip.key!r})")
+            continue
+        meta = {
+            "video_id": sanitize_key(clip.key),
+            "candidates": [sanitize_key(c.key) for c in pair],
+            "options": list(ANSWERS),
+            "segment_seconds": round(_pair_seconds(pair, seconds), 3),
+        }
+        yield Sample(
+            origin=clip.origin,
+            task=task,
+            key=clip.key,
+            meta=meta,
+            target={"label": ANSWERS[position]},
+            make_media=partial(_pair_media, compose, clip.video, [c.video for c in pair]),
+        )
+
+
+def _pair_seconds(pair: list[Clip], cache: dict[Path, float]) -> float:
+    """``seg``: the seconds each candidate contributes (the shorter clip prefix, at most SEGMENT_SECONDS)."""
+    for clip in pair:
+        if clip.video not in cache:
+            cache[clip.video] = _decode(clip.video).seconds
+    return min(SEGMENT_SECONDS, *(cache[c.video] for c in pair))
+
+
+def _pair_media(compose: Compose, query: Path, pair: list[Path]) -> dict[str, bytes]:
+    """The composed pair's shard media, ``{extension: bytes}`` (decoded and encoded when written)."""
+    decoded = [_decode(p) for p in pair]
+    seg = min(SEGMENT_SECONDS, *(d.seconds for d in decoded))
+    return dict(compose(decoded[pair.index(query)], decoded, seg).values())
 
 
 def _decode(path: Path) -> Decoded:

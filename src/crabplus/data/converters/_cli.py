@@ -7,7 +7,7 @@ import sys
 
 from crabplus.data.converters._errors import AnnotationError
 from crabplus.data.converters._registry import get, names
-from crabplus.data.converters._run import convert
+from crabplus.data.converters._run import SKIPPED_FILE, NothingWritten, convert
 
 __all__ = ["main", "build_parser"]
 
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--maxcount", type=int, default=64, help="samples per tar shard (default: 64)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many samples per task")
     parser.add_argument(
-        "--skip-missing", action="store_true", help="skip samples whose media files are missing"
+        "--workers", type=int, default=1, help="processes reading media (same shards for any N; default: 1)"
     )
     parser.add_argument("--tasks", default=None, help="comma-separated tasks to keep (multi-task datasets)")
     return parser
@@ -57,15 +57,17 @@ def main(argv: list[str] | None = None) -> int:
             maxcount=args.maxcount,
             limit=args.limit,
             tasks=tasks,
-            skip_missing=args.skip_missing,
+            workers=args.workers,
+            progress=True,
         )
-    except (AnnotationError, ValueError) as err:
+    except (AnnotationError, NothingWritten, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     for task, n in sorted(report.written.items()):
         print(f"{args.dataset}: wrote {n} samples to {args.out}/{task}/{args.split}")
-    if report.skipped_missing:
-        print(f"{args.dataset}: skipped {report.skipped_missing} samples with missing media", file=sys.stderr)
-    if not report.written:
-        print(f"{args.dataset}: no samples for split {args.split!r}", file=sys.stderr)
+        reasons = report.skipped.get(task)
+        if reasons:
+            counts = ", ".join(f"{r}: {k}" for r, k in sorted(reasons.items()))
+            listing = f"{args.out}/{task}/{args.split}/{SKIPPED_FILE}"
+            print(f"{args.dataset}: skipped {sum(reasons.values())} rows ({counts}); listed in {listing}")
     return 0

@@ -20,6 +20,9 @@ class AnnotationError(ValueError):
     """
 
     def __init__(self, path: str | Path, where: str, message: str) -> None:
-        self.path, self.where = Path(path), where
+        self.path, self.where, self.message = Path(path), where, message
         place = f"{path}, {where}" if where else str(path)
         super().__init__(f"{place}: {message}")
+
+    def __reduce__(self):  # rebuilt from its three parts when it crosses a process boundary (--workers)
+        return type(self), (self.path, self.where, self.message)

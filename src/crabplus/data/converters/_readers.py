@@ -1,16 +1,35 @@
-"""Reading annotation files with positions, so that every error can name its file and row."""
+"""Reading annotation files with positions, so that every error can name its file and row.
+
+Files are read as published: UTF-8 with or without a byte-order mark (``utf-8-sig``), LF or CRLF line ends,
+csv quoting; undecodable bytes are replaced rather than fatal.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from crabplus.data.converters._errors import AnnotationError
 
-__all__ = ["require_file", "read_json", "iter_csv", "iter_lines", "require_fields", "as_float", "check_split"]
+__all__ = [
+    "require_file",
+    "read_json",
+    "iter_csv",
+    "iter_lines",
+    "require_fields",
+    "as_float",
+    "check_split",
+    "clean_text",
+]
+
+
+def clean_text(text: str) -> str:
+    """``text`` in NFKC form, stripped: full-width punctuation (``？``, ``，``) becomes ASCII."""
+    return unicodedata.normalize("NFKC", text).strip()
 
 
 def require_file(path: Path, what: str = "annotation file") -> Path:
@@ -24,13 +43,13 @@ def read_json(path: Path) -> Any:
     """Parsed JSON of ``path``; missing file or bad JSON raise :class:`AnnotationError`."""
     require_file(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as err:
         raise AnnotationError(path, f"line {err.lineno}", f"invalid JSON: {err.msg}") from None
 
 
 def iter_csv(
-    path: Path, fields: Sequence[str], delimiter: str = ",", encoding: str = "utf-8"
+    path: Path, fields: Sequence[str], delimiter: str = ",", encoding: str = "utf-8-sig"
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """``("line N", row)`` for each data row of a CSV with a header row.
 
@@ -55,7 +74,7 @@ def iter_csv(
 def iter_lines(path: Path) -> Iterator[tuple[str, str]]:
     """``("line N", text)`` for each non-blank line of a text file (stripped)."""
     require_file(path)
-    with path.open(encoding="utf-8", errors="replace") as fh:
+    with path.open(encoding="utf-8-sig", errors="replace") as fh:
         for n, line in enumerate(fh, start=1):
             if line.strip():
                 yield f"line {n}", line.strip()

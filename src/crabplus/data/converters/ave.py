@@ -8,7 +8,16 @@ Official layout under ``--src`` (the unpacked ``AVE_Dataset/``)::
     AVE/<VideoID>.mp4          the 10-s clips
 
 Each row ``Category&VideoID&Quality&StartTime&EndTime`` (e.g. ``Church bell&RUhOCu3LNXM&good&0&10``)
-gives the one audio-visual event of a video, on the 1-s grid of a 10-s clip.
+gives one audio-visual event of a video, on the 1-s grid of a 10-s clip. The files are read as published:
+header line or none, BOM, CRLF.
+
+Quirks of the real files, handled as data (each skipped row is counted and listed in ``skipped.jsonl``):
+
+* zero-length spans (``Church bell&VWi2ENBuTbw&good&0&0``): skipped, reason ``zero-length span``;
+  reversed or out-of-clip spans likewise (``span reversed or outside the clip``);
+* a video annotated twice with two events (``Banjo&3tsi7DKGrWQ&good&0&10`` and
+  ``Mandolin&3tsi7DKGrWQ&good&0&10``): one sample per annotation, keyed ``<VideoID>_<Category>``
+  (sanitised: ``3tsi7DKGrWQ_Banjo``), which is unique and does not depend on row order.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from crabplus.data.converters._errors import AnnotationError
 from crabplus.data.converters._media import find_media
 from crabplus.data.converters._readers import as_float, check_split, iter_lines
 from crabplus.data.converters._registry import register
-from crabplus.data.converters._sample import Sample
+from crabplus.data.converters._sample import BAD_SPAN, ZERO_LENGTH_SPAN, Sample, Skip
 
 __all__ = ["read_ave", "AVE_DURATION_S"]
 
@@ -31,7 +40,7 @@ _FIELDS = ("Category", "VideoID", "Quality", "StartTime", "EndTime")
 
 
 @register("ave", tasks=("ave",), splits=tuple(_SPLIT_FILES))
-def read_ave(src: Path, split: str) -> Iterator[Sample]:
+def read_ave(src: Path, split: str) -> Iterator[Sample | Skip]:
     """AVE: trainSet/valSet/testSet.txt rows Category&VideoID&Quality&StartTime&EndTime + AVE/<id>.mp4."""
     check_split(split, tuple(_SPLIT_FILES), "ave")
     path = src / _SPLIT_FILES[split]
@@ -47,16 +56,15 @@ def read_ave(src: Path, split: str) -> Iterator[Sample]:
         if not label or not vid:
             raise AnnotationError(path, where, "empty Category or VideoID")
         s, e = as_float(start, "StartTime", path, where), as_float(end, "EndTime", path, where)
-        if not 0 <= s < e <= AVE_DURATION_S:
-            raise AnnotationError(
-                path, where, f"bad event span StartTime={s}, EndTime={e} for a {AVE_DURATION_S}-s clip"
-            )
-        video = find_media([src / "AVE" / f"{vid}.mp4"])
+        if s == e or not 0 <= s < e <= AVE_DURATION_S:
+            reason = ZERO_LENGTH_SPAN if s == e else BAD_SPAN
+            yield Skip("ave", (path, where), reason, f"StartTime={s:g}, EndTime={e:g} in a 10-s clip")
+            continue
         yield Sample(
             origin=(path, where),
             task="ave",
-            key=vid,
+            key=f"{vid}_{label}",
             meta={"video_id": vid, "quality": quality},
             target={"label": label, "segments": [[s, e]], "duration": AVE_DURATION_S},
-            media={"video": video},
+            media={"video": find_media([src / "AVE" / f"{vid}.mp4"])},
         )

@@ -1,9 +1,16 @@
 """MUSIC-AVQA (Li et al. CVPR 2022) -> task ``music_avqa``.
 
-Official layout under ``--src``::
+Official layout under ``--src`` (the repository's ``data/`` folder plus the videos)::
 
-    avqa-train.json avqa-val.json avqa-test.json     (or json/avqa-*.json)
-    MUSIC-AVQA-videos-Real/<video_id>.mp4            (also MUSIC-AVQA-videos-Synthetic/, videos/, or src/)
+    json_update/avqa-{train,val,test}.json           the corrected annotations (preferred)
+    json/avqa-{train,val,test}.json                  the original release (or avqa-*.json directly)
+    MUSIC-AVQA-videos-Real/<video_id>.mp4            (also MUSIC-AVQA-videos-Synthetic/, video/, videos/,
+                                                     or --src itself)
+
+Decision: the corrected ``json_update/`` files are read when present (the authors fixed annotation errors
+there: the original files hold the same (video, question) twice with different answers); the original
+``json/`` files are read only when ``json_update/`` is absent. In the original files such conflicting
+pairs are skipped (``duplicate key with conflicting target``: neither answer can be trusted).
 
 Each JSON record: ``video_id``, ``question_id``, ``type`` (a JSON-encoded list such as
 ``"[\\"Audio-Visual\\", \\"Existential\\"]"``), ``question_content`` (a template such as
@@ -11,7 +18,9 @@ Each JSON record: ``video_id``, ``question_id``, ``type`` (a JSON-encoded list s
 order), ``anser`` (sic: the answer).
 
 Target ``{"answer", "type"}``; ``type`` is the two type names joined by ``/`` (``"Audio-Visual/Existential"``),
-the grouping MUSIC-AVQA reports accuracy by. Meta: ``question`` (template filled), ``question_id``, ``video_id``.
+the grouping MUSIC-AVQA reports accuracy by. Meta: ``question`` (template filled, full-width punctuation such
+as the ``？`` of the counting questions made ASCII), ``question_id``, ``video_id``. A question whose
+``templ_values`` do not fill its ``<...>`` slots is skipped (``template values do not fit``).
 """
 
 from __future__ import annotations
@@ -25,26 +34,25 @@ from typing import Any
 
 from crabplus.data.converters._errors import AnnotationError
 from crabplus.data.converters._media import find_media
-from crabplus.data.converters._readers import check_split, read_json, require_fields
+from crabplus.data.converters._readers import check_split, clean_text, read_json, require_fields
 from crabplus.data.converters._registry import register
-from crabplus.data.converters._sample import Sample
+from crabplus.data.converters._sample import Sample, Skip
 
 __all__ = ["read_music_avqa", "fill_template"]
 
 _SPLITS = ("train", "val", "test")
 _FIELDS = ("video_id", "question_id", "type", "question_content", "templ_values", "anser")
 _SLOT = re.compile(r"<[^<>]+>")
-_VIDEO_DIRS = ("MUSIC-AVQA-videos-Real", "MUSIC-AVQA-videos-Synthetic", "videos", ".")
+_VIDEO_DIRS = ("MUSIC-AVQA-videos-Real", "MUSIC-AVQA-videos-Synthetic", "video", "videos", ".")
+_ANNOTATION_DIRS = ("json_update", ".", "json")  # corrected files first
+TEMPLATE_MISMATCH = "template values do not fit"
 
 
 @register("music_avqa", tasks=("music_avqa",), splits=_SPLITS)
-def read_music_avqa(src: Path, split: str) -> Iterator[Sample]:
-    """MUSIC-AVQA: avqa-{train,val,test}.json (question_content, templ_values, anser, type) + videos."""
+def read_music_avqa(src: Path, split: str) -> Iterator[Sample | Skip]:
+    """MUSIC-AVQA: json_update/ (else json/) avqa-{train,val,test}.json (question_content, anser, type) + videos."""
     check_split(split, _SPLITS, "music_avqa")
-    name = f"avqa-{split}.json"
-    path = (
-        src / name if (src / name).is_file() or not (src / "json" / name).is_file() else src / "json" / name
-    )
+    path = find_media(src / d / f"avqa-{split}.json" for d in _ANNOTATION_DIRS)
     records = read_json(path)
     if not isinstance(records, list):
         raise AnnotationError(path, "", f"expected a JSON list of questions, got {type(records).__name__}")
@@ -53,13 +61,12 @@ def read_music_avqa(src: Path, split: str) -> Iterator[Sample]:
         require_fields(rec, _FIELDS, path, where)
         vid = str(rec["video_id"])
         types = _json_list(rec["type"], "type", path, where)
-        question = fill_template(
-            rec["question_content"], _json_list(rec["templ_values"], "templ_values", path, where)
-        )
+        values = _json_list(rec["templ_values"], "templ_values", path, where)
+        question = fill_template(clean_text(rec["question_content"]), values)
         if question is None:
-            raise AnnotationError(
-                path, where, "templ_values do not match the <...> slots of question_content"
-            )
+            detail = f"{values!r} for {rec['question_content']!r}"
+            yield Skip("music_avqa", (path, where), TEMPLATE_MISMATCH, detail)
+            continue
         video = find_media([src / d / f"{vid}.mp4" for d in _VIDEO_DIRS])
         yield Sample(
             origin=(path, where),

@@ -11,6 +11,7 @@ from crabplus.tasks.families.parsing import VideoParsingTask
 from crabplus.tasks.families.qa import QATask
 from crabplus.tasks.families.recognition import RecognitionTask
 from crabplus.tasks.families.segmentation import SegmentationTask
+from crabplus.tasks.families.tagging import TaggingTask
 
 __all__ = [
     "BoxFillSegmenter",
@@ -22,6 +23,7 @@ __all__ = [
     "RecognitionTask",
     "SegmentationTask",
     "Segmenter",
+    "TaggingTask",
     "VideoParsingTask",
     "masks_from_box_prompts",
 ]
