@@ -9,21 +9,19 @@ the ``omegaconf+`` parser mode, so ``${..key}`` interpolation in configs sees co
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # crabplus never downloads at run time unless a user unsets this
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from lightning.pytorch import LightningDataModule, LightningModule, Trainer  # noqa: E402
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar  # noqa: E402
-from lightning.pytorch.cli import LightningCLI  # noqa: E402
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger  # noqa: E402
-
-from crabplus.train.callbacks.transfer import TransferCallback  # noqa: E402
-from crabplus.train.checkpoint_io import AtomicCheckpointIO  # noqa: E402
-from crabplus.train.module import AVLLMModule  # noqa: E402
+from crabplus.model import WeightsPathError, check_preset_paths
+from crabplus.train.callbacks.transfer import TransferCallback
+from crabplus.train.checkpoint_io import AtomicCheckpointIO
+from crabplus.train.module import AVLLMModule
 
 __all__ = ["CrabplusCLI", "main"]
 
@@ -31,9 +29,16 @@ LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 # subcommand -> (module with main(argv) -> int, one-line help)
 TOOL_SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "data": ("crabplus.data.cli", "synthesise the AV world (`data synth`) or convert a public dataset (`data convert`)"),
+    "data": (
+        "crabplus.data.cli",
+        "synthesise the AV world (`data synth`) or convert a public dataset (`data convert`)",
+    ),
     "transfer": ("crabplus.transfer.cli", "single-task baselines, transfer reports and pairwise matrices"),
     "eval-all": ("crabplus.evaluate.eval_all", "evaluate configured checkpoints on every configured task"),
+    "plan": (
+        "crabplus.train.plan.cli",
+        "parameter counts, tokens per task and memory per device of a config (no weights)",
+    ),
 }
 
 
@@ -52,6 +57,15 @@ class CrabplusCLI(LightningCLI):
             "--checkpoint_every_n_steps", type=int, default=50, help="Steps between atomic last.ckpt saves."
         )
 
+    def before_instantiate_classes(self) -> None:
+        """Pre-flight of the model's weight paths: a missing download stops here with one line."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        model = config.get("model")
+        init_args = getattr(model, "init_args", None)
+        preset = getattr(init_args, "preset", None)
+        if preset:
+            check_preset_paths(preset, dict(getattr(init_args, "model_overrides", None) or {}))
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config[self.subcommand] if self.subcommand else self.config
         trainer_config = dict(self.config_init[self.subcommand]["trainer"] if self.subcommand else {})
@@ -68,7 +82,9 @@ class CrabplusCLI(LightningCLI):
         if not trainer_config.get("plugins"):
             trainer_config["plugins"] = [AtomicCheckpointIO()]
         defaults = self._default_callbacks(trainer_config, configured, run_dir, config)
-        parser_callbacks = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
+        parser_callbacks = [
+            self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys
+        ]
         return self._instantiate_trainer({**trainer_config, **kwargs}, parser_callbacks + defaults)
 
     def _default_callbacks(
@@ -84,7 +100,11 @@ class CrabplusCLI(LightningCLI):
             defaults.append(RichProgressBar(leave=True))
         if trainer_config.get("enable_checkpointing", True) is not False and not has(ModelCheckpoint):
             every = config["checkpoint_every_n_steps"]
-            defaults.append(ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, every_n_train_steps=every))
+            defaults.append(
+                ModelCheckpoint(
+                    dirpath=str(run_dir / "checkpoints"), save_last=True, every_n_train_steps=every
+                )
+            )
         if trainer_config.get("logger"):
             defaults.append(LearningRateMonitor(logging_interval="step"))
         if isinstance(self.model, AVLLMModule) and not has(TransferCallback):
@@ -131,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         _print_help()
         print(f"\nerror: unknown subcommand {args[0]!r}", file=sys.stderr)
         return 2
-    run_lightning(None if argv is None else args)  # None: LightningCLI reads sys.argv itself
+    try:
+        run_lightning(None if argv is None else args)  # None: LightningCLI reads sys.argv itself
+    except WeightsPathError as err:  # a missing download: one line naming the key, not a traceback
+        print(f"crabplus {args[0]}: {err}", file=sys.stderr)
+        return 2
     _close_process_group()
     return 0
 

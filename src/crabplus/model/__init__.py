@@ -4,19 +4,35 @@ Entry points: ``build_avllm(preset, **overrides)`` and ``load_avllm(directory)``
 docs/architecture.md ("Model") for the contract.
 """
 
+from crabplus.model._arch import ARCHITECTURES, WeightsPathError, arch_config, check_weights_path
 from crabplus.model._avllm import AVLLM, AVLLMOutput, causal_lm_loss
 from crabplus.model._config import AVLLMConfig
 from crabplus.model._connectors import MLPConnector, PoolConnector, QFormerConnector
 from crabplus.model._generate import GenerationResult
 from crabplus.model._io import load_avllm
 from crabplus.model._mask_head import MaskHead, dice_loss, mask_loss
-from crabplus.model._presets import PRESETS, build_avllm, preset_names, register_preset
+from crabplus.model._presets import (
+    AUDIO_TOWERS,
+    PRESETS,
+    AudioTower,
+    build_avllm,
+    check_preset_paths,
+    preset_names,
+    register_preset,
+)
 from crabplus.model._splice import Spliced, splice
 from crabplus.model._tokens import GRAMMAR_TOKENS, MASK_TOKEN, MODALITY_IDS, PLACEHOLDERS, add_av_tokens
 from crabplus.model._trainable import TRAINABLE_MODES, set_trainable
 
 __all__ = [
+    "ARCHITECTURES",
+    "AUDIO_TOWERS",
     "AVLLM",
+    "AudioTower",
+    "WeightsPathError",
+    "arch_config",
+    "check_preset_paths",
+    "check_weights_path",
     "AVLLMConfig",
     "AVLLMOutput",
     "GRAMMAR_TOKENS",

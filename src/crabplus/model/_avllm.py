@@ -112,8 +112,12 @@ class AVLLM(nn.Module):
             self.media = ModularMedia(config, vision_encoder)
         self.placeholder_ids = {m: tokenizer.convert_tokens_to_ids(t) for m, t in PLACEHOLDERS.items()}
         self.mask_token_id = tokenizer.convert_tokens_to_ids(MASK_TOKEN)
-        if language_model.get_input_embeddings().num_embeddings < len(tokenizer):
-            language_model.resize_token_embeddings(len(tokenizer))
+        embeddings = language_model.get_input_embeddings()
+        if embeddings.num_embeddings < len(tokenizer):
+            # mean-initialised new rows need real values; a meta-device model (``init: meta``) has none
+            language_model.resize_token_embeddings(
+                len(tokenizer), mean_resizing=embeddings.weight.device.type != "meta"
+            )
 
     # ------------------------------------------------------------------ public info
     @property

@@ -5,8 +5,9 @@
 ``seed``); anything else is an error naming the valid keys.
 
 Tiny presets build random models from tiny configs with the shipped tokenizer (offline, seconds). Real
-presets load ``from_pretrained`` weights from a local directory or hub id given by the user; the tests
-run those same code paths on tiny checkpoints saved to a temporary directory.
+presets load ``from_pretrained`` weights from a local directory or hub id given by the user (each path
+checked first), or with ``init="meta"`` build on the meta device from the shipped architecture configs
+(``_arch.py``); the tests run the loading paths on tiny checkpoints saved to a temporary directory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import dataclasses
 import inspect
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,19 +29,25 @@ from transformers import (
     CLIPVisionModel,
     LlamaConfig,
     LlamaForCausalLM,
+    Qwen2_5OmniForConditionalGeneration,
     Qwen2_5OmniThinkerConfig,
     Qwen2_5OmniThinkerForConditionalGeneration,
     SiglipVisionModel,
     WhisperConfig,
+    WhisperModel,
 )
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
+from crabplus.model._arch import arch_config, check_weights_path
 from crabplus.model._assemble import assemble
 from crabplus.model._avllm import AVLLM
 from crabplus.model._config import AVLLMConfig
 from crabplus.model._tokens import load_tiny_tokenizer
 
-__all__ = ["PRESETS", "build_avllm", "preset_names", "register_preset"]
+__all__ = [
+    "AUDIO_TOWERS", "AudioTower", "INITS", "PRESETS", "build_avllm", "check_preset_paths", "preset_names",
+    "register_preset",
+]  # fmt: skip
 
 PRESETS: dict[str, Callable[..., AVLLM]] = {}
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(AVLLMConfig)}
@@ -72,6 +81,19 @@ def build_avllm(preset: str, **overrides: Any) -> AVLLM:
             f"preset {preset!r}: unknown overrides {unknown}; valid: {sorted(params | _CONFIG_FIELDS)}"
         )
     return fn(**overrides)
+
+
+def check_preset_paths(preset: str, overrides: dict[str, Any]) -> None:
+    """Pre-flight of a preset's weight paths before anything is built (the CLI runs it after parsing).
+
+    Every ``*_path`` argument of the preset is checked unless it builds with ``init="meta"``; the first
+    problem raises :class:`WeightsPathError` with one line naming the key and the path.
+    """
+    if preset not in PRESETS or overrides.get("init") == "meta":
+        return
+    for key in inspect.signature(PRESETS[preset]).parameters:
+        if key.endswith("_path"):
+            check_weights_path(key, overrides.get(key))
 
 
 def _config(defaults: dict[str, Any], overrides: dict[str, Any]) -> AVLLMConfig:
@@ -140,8 +162,10 @@ def tiny_modular(seed: int = 0, lm_hidden: int = 64, lm_layers: int = 2, **overr
     tests keep the smallest).
     """
     if lm_hidden % 4 or lm_hidden < 8 or lm_layers < 1:
-        raise ValueError(f"tiny-modular: lm_hidden must be a multiple of 4 (>= 8) and lm_layers >= 1, "
-                         f"got {lm_hidden} and {lm_layers}")
+        raise ValueError(
+            f"tiny-modular: lm_hidden must be a multiple of 4 (>= 8) and lm_layers >= 1, "
+            f"got {lm_hidden} and {lm_layers}"
+        )
     cfg = _config({"paradigm": "modular"}, overrides)
     tok = load_tiny_tokenizer()
     with torch.random.fork_rng(devices=[]):
@@ -230,11 +254,51 @@ def tiny_omni(seed: int = 0, **overrides: Any) -> AVLLM:
 
 
 # ---------------------------------------------------------------------------- real-weight presets
-def _load_vision(path: str, **kw: Any):
-    """CLIP or SigLIP vision tower from a vision-only or a full (text+vision) checkpoint."""
-    model_type = AutoConfig.from_pretrained(path).model_type
-    cls = SiglipVisionModel if model_type.startswith("siglip") else CLIPVisionModel
-    return cls.from_pretrained(path, **kw)
+INITS = ("pretrained", "meta")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
+
+
+def _check_init(preset: str, init: str) -> None:
+    if init not in INITS:
+        raise ValueError(f"preset {preset!r}: init={init!r}; valid: {list(INITS)}")
+
+
+def _preflight(paths: dict[str, str | None]) -> None:
+    """Check every ``*_path`` before anything loads (all of them, so one run names the first bad key)."""
+    for key, value in paths.items():
+        check_weights_path(key, value)
+
+
+def _meta_tokenizer(path: str | None):
+    """The download's tokenizer when ``path`` is a local folder holding one, else the tiny stand-in.
+
+    A meta-device model never tokenises for training; the tokenizer only sizes the embeddings and lets
+    ``crabplus plan`` count prompt tokens (with the stand-in those counts are marked as estimates).
+    """
+    if path and Path(path).is_dir() and any((Path(path) / f).is_file() for f in _TOKENIZER_FILES):
+        return AutoTokenizer.from_pretrained(path), False
+    return load_tiny_tokenizer(), True
+
+
+def _on_meta(build: Callable[[], Any], dtype: str | None) -> Any:
+    """Build a module on the meta device (shapes only, no memory, no weights), in ``dtype`` if given."""
+    with torch.device("meta"):
+        module = build()
+    return module.to(getattr(torch, dtype)) if dtype else module
+
+
+@dataclass(frozen=True)
+class AudioTower:
+    """One choice of the modular presets' audio encoder.
+
+    ``arch``: shipped architecture name (``init: meta``); ``load(path, **kw)``: the module from a download;
+    ``build(config)``: a fresh module from a config. The tower must expose ``config.d_model`` (connector
+    width), ``config.num_mel_bins`` and ``config.max_source_positions`` (input frames = 2 x positions).
+    """
+
+    arch: str
+    load: Callable[..., torch.nn.Module]
+    build: Callable[[Any], torch.nn.Module]
 
 
 def _load_whisper_encoder(path: str, **kw: Any) -> WhisperEncoder:
@@ -242,23 +306,65 @@ def _load_whisper_encoder(path: str, **kw: Any) -> WhisperEncoder:
     archs = AutoConfig.from_pretrained(path).architectures or []
     if "WhisperEncoder" in archs:
         return WhisperEncoder.from_pretrained(path, **kw)
-    from transformers import WhisperModel
-
     return WhisperModel.from_pretrained(path, **kw).get_encoder()
+
+
+#: Audio towers of the modular presets (``audio_tower=`` argument); a new tower is one more entry.
+AUDIO_TOWERS: dict[str, AudioTower] = {
+    "whisper": AudioTower(arch="whisper-large-v3", load=_load_whisper_encoder, build=WhisperEncoder),
+}
+
+
+def _load_vision(path: str, **kw: Any):
+    """CLIP or SigLIP vision tower from a vision-only or a full (text+vision) checkpoint."""
+    model_type = AutoConfig.from_pretrained(path).model_type
+    cls = SiglipVisionModel if model_type.startswith("siglip") else CLIPVisionModel
+    return cls.from_pretrained(path, **kw)
+
+
+def _crab_parts(llm_path, vision_path, audio_path, tower: AudioTower, vision_arch: str, init: str, dtype):
+    """(lm, tokenizer, vision, audio, tokenizer_is_stand_in) of the Crab layout."""
+    if init == "meta":
+        vision = _on_meta(lambda: CLIPVisionModel(arch_config(vision_arch, vision_path)), dtype)
+        audio = _on_meta(lambda: tower.build(arch_config(tower.arch, audio_path)), dtype)
+        lm = _on_meta(lambda: LlamaForCausalLM(arch_config("llama-2-7b-chat", llm_path)), dtype)
+        tok, stand_in = _meta_tokenizer(llm_path)
+        return lm, tok, vision, audio, stand_in
+    _preflight({"llm_path": llm_path, "vision_path": vision_path, "audio_path": audio_path})
+    kw = {"dtype": getattr(torch, dtype)} if dtype else {}
+    vision = _load_vision(vision_path, **kw)
+    audio = tower.load(audio_path, **kw)
+    tok = AutoTokenizer.from_pretrained(llm_path)
+    lm = AutoModelForCausalLM.from_pretrained(llm_path, **kw)
+    return lm, tok, vision, audio, False
 
 
 @register_preset("crab-llama2")
 def crab_llama2(
-    llm_path: str, vision_path: str, audio_path: str, dtype: str | None = None, **overrides: Any
+    llm_path: str | None = None,
+    vision_path: str | None = None,
+    audio_path: str | None = None,
+    init: str = "pretrained",
+    dtype: str | None = None,
+    audio_tower: str = "whisper",
+    vision_arch: str = "clip-vit-large-patch14",
+    **overrides: Any,
 ) -> AVLLM:
-    """Crab layout: LLaMA-2 chat + CLIP ViT-L/14 (penultimate layer) + Whisper encoder + Q-Former connectors.
+    """Crab layout: LLaMA-2 chat + CLIP ViT-L/14 (penultimate layer) + an audio tower + Q-Former connectors.
 
-    Paths are local directories or hub ids. Crab's BEATs audio encoder is replaced by Whisper (HF-native).
+    ``init="pretrained"``: ``*_path`` are local folders (a user's download, checked before loading) or hub
+    ids. ``init="meta"``: no weights; the parts are built on the meta device from the shipped architecture
+    configs (or from ``*_path``'s ``config.json`` when the folder exists), for ``crabplus plan``.
+    ``audio_tower`` picks an entry of ``AUDIO_TOWERS`` (Whisper today; Crab's own is BEATs).
+    ``vision_arch`` names the shipped CLIP config used with ``init="meta"`` (224 or 336 px).
     Defaults follow Crab: 10 frames, 32 Q-Former queries per frame and per 1-s window, 10-s clips.
     """
-    kw = {"dtype": getattr(torch, dtype)} if dtype else {}
-    vision = _load_vision(vision_path, **kw)
-    audio = _load_whisper_encoder(audio_path, **kw)
+    _check_init("crab-llama2", init)
+    if audio_tower not in AUDIO_TOWERS:
+        raise ValueError(f"crab-llama2: audio_tower={audio_tower!r}; valid: {sorted(AUDIO_TOWERS)}")
+    lm, tok, vision, audio, stand_in = _crab_parts(
+        llm_path, vision_path, audio_path, AUDIO_TOWERS[audio_tower], vision_arch, init, dtype
+    )
     defaults = {
         "paradigm": "modular",
         "num_frames": 10,
@@ -274,31 +380,52 @@ def crab_llama2(
         "qformer_layers": 2,
         "qformer_heads": 12,
         "mask_dim": 256,
-        "extra": {"vision_feature_layer": -2},
+        "extra": {"vision_feature_layer": -2, "audio_tower": audio_tower, **_meta_note(init, stand_in)},
     }
     cfg = _config(defaults, overrides)
-    tok = AutoTokenizer.from_pretrained(llm_path)
-    lm = AutoModelForCausalLM.from_pretrained(llm_path, **kw)
     return assemble(cfg, lm, tok, vision, audio)
 
 
-@register_preset("qwen2.5-omni-7b")
-def qwen25_omni_7b(omni_path: str, dtype: str | None = None, **overrides: Any) -> AVLLM:
-    """Crab+ layout: the Qwen2.5-Omni thinker (its own audio and vision towers), talker not loaded.
+def _meta_note(init: str, stand_in: bool) -> dict[str, Any]:
+    """Recorded in ``config.extra`` so ``plan`` can say its token counts come from a stand-in tokenizer."""
+    if init != "meta":
+        return {}
+    return {"init": "meta", "tokenizer_stand_in": stand_in}
 
-    ``omni_path`` is a thinker saved with ``save_pretrained`` or a full Qwen2.5-Omni checkpoint/hub id.
-    Defaults: 10 frames at 224 px (8×8 merged tokens per 2 frames), 128-mel 10-s audio pooled by 4.
-    """
+
+def _omni_thinker(omni_path: str | None, init: str, dtype: str | None):
+    if init == "meta":
+        return _on_meta(
+            lambda: Qwen2_5OmniThinkerForConditionalGeneration(
+                arch_config("qwen2.5-omni-7b-thinker", omni_path)
+            ),
+            dtype,
+        )
+    _preflight({"omni_path": omni_path})
     kw = {"dtype": getattr(torch, dtype)} if dtype else {}
-    hf_cfg = AutoConfig.from_pretrained(omni_path)
-    if hf_cfg.model_type == "qwen2_5_omni":
-        from transformers import Qwen2_5OmniForConditionalGeneration
-
-        thinker = Qwen2_5OmniForConditionalGeneration.from_pretrained(
+    if AutoConfig.from_pretrained(omni_path).model_type == "qwen2_5_omni":
+        return Qwen2_5OmniForConditionalGeneration.from_pretrained(
             omni_path, enable_audio_output=False, **kw
         ).thinker
+    return Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(omni_path, **kw)
+
+
+@register_preset("qwen2.5-omni-7b")
+def qwen25_omni_7b(
+    omni_path: str | None = None, init: str = "pretrained", dtype: str | None = None, **overrides: Any
+) -> AVLLM:
+    """Crab+ layout: the Qwen2.5-Omni thinker (its own audio and vision towers), talker not loaded.
+
+    ``omni_path`` is a thinker saved with ``save_pretrained`` or a full Qwen2.5-Omni checkpoint/hub id;
+    ``init="meta"`` builds the thinker from the shipped config on the meta device (no weights).
+    Defaults: 10 frames at 224 px (8×8 merged tokens per 2 frames), 128-mel 10-s audio pooled by 4.
+    """
+    _check_init("qwen2.5-omni-7b", init)
+    thinker = _omni_thinker(omni_path, init, dtype)
+    if init == "meta":
+        tok, stand_in = _meta_tokenizer(omni_path)
     else:
-        thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(omni_path, **kw)
+        tok, stand_in = AutoTokenizer.from_pretrained(omni_path), False
     defaults = {
         "paradigm": "omni",
         "num_frames": 10,
@@ -308,7 +435,7 @@ def qwen25_omni_7b(omni_path: str, dtype: str | None = None, **overrides: Any) -
         "audio_pool": 4,
         "mask_dim": 256,
         "add_bos": False,
+        "extra": _meta_note(init, stand_in),
     }
     cfg = _config(defaults, overrides)
-    tok = AutoTokenizer.from_pretrained(omni_path)
     return assemble(cfg, thinker, tok, thinker.model.visual, thinker.model.audio_tower)
