@@ -113,7 +113,7 @@ def test_music_avqa_original_json_skips_conflicting_pairs(
     assert len(got) == 4
     rows = skipped(out, "music_avqa", "val")
     assert [(r["line"], r["reason"]) for r in rows] == [
-        (f"record {i}", "duplicate key with conflicting target") for i in (4, 5, 6, 7)
+        (f"record {i}", "duplicate key with conflicting annotation") for i in (4, 5, 6, 7)
     ]
 
 

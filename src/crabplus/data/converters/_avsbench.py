@@ -10,10 +10,17 @@ import numpy as np
 from PIL import Image
 
 from crabplus.data.converters._errors import AnnotationError
-from crabplus.data.converters._media import find_media
 from crabplus.data.converters._readers import iter_csv
 
-__all__ = ["S4Frame", "iter_s4_frames", "mask_box", "AVSBENCH_SPLITS"]
+__all__ = [
+    "S4Frame",
+    "iter_s4_frames",
+    "mask_box",
+    "first_column",
+    "data_root",
+    "AVSBENCH_SPLITS",
+    "S4_FRAMES",
+]
 
 AVSBENCH_SPLITS = ("train", "val", "test")
 S4_FRAMES = 5
@@ -38,30 +45,33 @@ def data_root(src: Path, sub: str) -> Path:
 
 
 def iter_s4_frames(src: Path, split: str) -> Iterator[S4Frame]:
-    """Annotated frames of one S4 split: ``s4_meta_data.csv`` (name, category, split) + ``s4_data/``.
+    """Annotated frames of one S4 split: ``s4_meta_data.csv`` + ``s4_data/``, as the official loader reads them.
 
-    Files: ``visual_frames/<split>/<category>/<name>/<name>_<i>.png`` (i = 1..5),
-    ``gt_masks/<split>/<category>/<name>/<name>_<i>.png`` (train: i = 1 only; val/test: 1..5),
-    ``audio_wav/<split>/<category>/<name>.wav``.
+    The video name is the csv's first column (the loader reads it by position), ``category`` and
+    ``split`` are read by name. Annotated frames: ``1`` in train, ``1..5`` in val / test (the loader's
+    ``mask_num``). Files: ``visual_frames/<split>/<category>/<name>/<name>_<i>.png``,
+    ``gt_masks/<split>/<category>/<name>/<name>_<i>.png``, ``audio_wav/<split>/<category>/<name>.wav``;
+    their existence is checked when written (a missing one makes the frame a ``missing media`` skip).
     """
     path = src / "s4_meta_data.csv"
     root = data_root(src, "s4_data")
-    for where, row in iter_csv(path, ("name", "category", "split")):
+    for where, row in iter_csv(path, ("category", "split")):
         if row["split"] != split:
             continue
-        name, cat = row["name"], row["category"]
-        audio = find_media([root / "audio_wav" / split / cat / f"{name}.wav"])
-        masks = [
-            (i, root / "gt_masks" / split / cat / name / f"{name}_{i}.png") for i in range(1, S4_FRAMES + 1)
-        ]
-        masks = [(i, m) for i, m in masks if m.is_file()]
-        if not masks:
-            raise AnnotationError(
-                path, where, f"no gt_masks/{split}/{cat}/{name}/{name}_<i>.png found under {root}"
-            )
-        for i, mask in masks:
-            frame = find_media([root / "visual_frames" / split / cat / name / f"{name}_{i}.png"])
+        name, cat = first_column(row, path, where), row["category"]
+        audio = root / "audio_wav" / split / cat / f"{name}.wav"
+        for i in range(1, (1 if split == "train" else S4_FRAMES) + 1):
+            frame = root / "visual_frames" / split / cat / name / f"{name}_{i}.png"
+            mask = root / "gt_masks" / split / cat / name / f"{name}_{i}.png"
             yield S4Frame(name, cat, i, frame, mask, audio, (path, where))
+
+
+def first_column(row: dict[str, str], path: Path, where: str) -> str:
+    """The value of a csv row's first column (AVSBench's loaders read the video name by position)."""
+    name = next(iter(row.values()), "")
+    if not name:
+        raise AnnotationError(path, where, "empty video name in the first column")
+    return name
 
 
 def mask_box(mask: Path) -> list[float] | None:

@@ -4,9 +4,9 @@ Order of work, so that the output depends only on the annotation files and the m
 
 1. the converter's reading function yields samples and :class:`Skip` rows (quirks it recognises);
 2. samples whose media files are missing become ``missing media`` skips;
-3. samples sharing a key: the same target twice keeps the first (later rows: ``duplicate row``); different
-   targets make every row of that key a ``duplicate key with conflicting target`` skip (neither answer can
-   be trusted, and keeping "the first" would depend on file order);
+3. samples sharing a key: identical rows (target, inputs and media) keep the first (later rows:
+   ``duplicate row``); rows that differ make every row of that key a ``duplicate key with conflicting
+   annotation`` skip (neither answer can be trusted, and keeping "the first" would depend on file order);
 4. ``limit`` keeps the first samples per task;
 5. media are read (and transcoded where needed) by ``workers`` processes, in order, and written by this
    process, so ``--workers N`` gives the same shards byte for byte as one worker.
@@ -129,6 +129,7 @@ def convert(
     report = ConvertReport()
     try:
         written_tasks = _write_shards(samples, staging, split, maxcount, workers, progress, skips, report)
+        skips = _unique(skips)
         for skip in skips:
             report.skipped.setdefault(skip.task, Counter())[skip.reason] += 1
         if not report.written:
@@ -161,8 +162,7 @@ def _drop_duplicates(samples: list[Sample], skips: list[Skip]) -> list[Sample]:
     kept = []
     for sample in samples:
         group = groups[(sample.task, sample.key)]
-        targets = {json.dumps(s.target, sort_keys=True, default=str) for s in group}
-        if len(targets) > 1:
+        if len({_content(s) for s in group}) > 1:
             first = group[0].origin
             detail = f"key {sample.key!r}; {len(group)} rows, first at {first[0].name}, {first[1]}"
             skips.append(Skip(sample.task, sample.origin, CONFLICTING_DUPLICATE, detail))
@@ -173,6 +173,20 @@ def _drop_duplicates(samples: list[Sample], skips: list[Skip]) -> list[Sample]:
         else:
             kept.append(sample)
     return kept
+
+
+def _content(sample: Sample) -> str:
+    """What two rows with the same key must share to be the same annotation."""
+    media = {role: str(path) for role, path in sample.media.items()}
+    return json.dumps([sample.target, sample.meta, media, sample.reasoning], sort_keys=True, default=str)
+
+
+def _unique(skips: list[Skip]) -> list[Skip]:
+    """One skip per (task, row, reason): a row that gives several samples (frames) is listed once."""
+    first: dict[tuple, Skip] = {}
+    for skip in skips:
+        first.setdefault((skip.task, skip.origin, skip.reason), skip)
+    return list(first.values())
 
 
 def _first_per_task(samples: list[Sample], limit: int | None) -> list[Sample]:

@@ -26,7 +26,7 @@ __all__ = [
 MISSING_MEDIA = "missing media"
 UNREADABLE_MEDIA = "unreadable media"
 DUPLICATE_ROW = "duplicate row"
-CONFLICTING_DUPLICATE = "duplicate key with conflicting target"
+CONFLICTING_DUPLICATE = "duplicate key with conflicting annotation"
 ZERO_LENGTH_SPAN = "zero-length span"
 BAD_SPAN = "span reversed or outside the clip"
 

@@ -2,10 +2,11 @@
 
 Official layout under ``--src`` (``AVSBench_object/Multi-sources/``)::
 
-    ms3_meta_data.csv          first column = video name (the reference loader reads it by position),
+    ms3_meta_data.csv          first column = video name (the official loader reads it by position),
                                a ``split`` column (train / val / test); a ``category`` / ``a_obj`` column
                                is used as the label when present
-    ms3_data/visual_frames/<name>/<name>.mp4_<i>.png   i = 1..5   (or <name>_<i>.png)
+    ms3_data/visual_frames/<name>/<name>.mp4_<i>.png   i = 1..5, the official frame naming (the frames
+                                                       were cut from <name>.mp4); <name>_<i>.png too
     ms3_data/gt_masks/<split>/<name>/<name>_<i>.png    all 5 frames annotated, every split
     ms3_data/audio_wav/<split>/<name>.wav
 
@@ -20,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from crabplus.data.converters._avsbench import AVSBENCH_SPLITS, data_root
-from crabplus.data.converters._errors import AnnotationError
+from crabplus.data.converters._avsbench import AVSBENCH_SPLITS, data_root, first_column
 from crabplus.data.converters._media import find_media
 from crabplus.data.converters._readers import check_split, iter_csv
 from crabplus.data.converters._registry import register
@@ -41,9 +41,7 @@ def read_ms3(src: Path, split: str) -> Iterator[Sample]:
     for where, row in iter_csv(path, ("split",)):
         if row["split"] != split:
             continue
-        name = next(iter(row.values()))
-        if not name:
-            raise AnnotationError(path, where, "empty video name in the first column")
+        name = first_column(row, path, where)
         label = row.get("category") or row.get("a_obj") or None
         audio = find_media([root / "audio_wav" / split / f"{name}.wav"])
         for i in range(1, MS3_FRAMES + 1):

@@ -2,7 +2,8 @@
 
 Official layout under ``--src`` (``AVSBench_object/Single-source/``)::
 
-    s4_meta_data.csv           columns name, category, split (train / val / test) [+ others, ignored]
+    s4_meta_data.csv           first column = video name (read by position, as the official loader does),
+                               columns ``category`` and ``split`` (train / val / test) by name
     s4_data/visual_frames/<split>/<category>/<name>/<name>_<i>.png    i = 1..5 (one frame per second)
     s4_data/gt_masks/<split>/<category>/<name>/<name>_<i>.png         binary; train has only i = 1
     s4_data/audio_wav/<split>/<category>/<name>.wav                   the 5-s audio
@@ -27,7 +28,7 @@ __all__ = ["read_s4"]
 
 
 @register("s4", tasks=("s4",), splits=AVSBENCH_SPLITS)
-def read_s4(src: Path, split: str) -> Iterator[Sample]:
+def read_s4(src: Path, split: str) -> Iterator[Sample]:  # missing files: checked by the runner
     """AVSBench S4: s4_meta_data.csv (name, category, split) + s4_data/{visual_frames,gt_masks,audio_wav}."""
     check_split(split, AVSBENCH_SPLITS, "s4")
     for f in iter_s4_frames(src, split):
