@@ -1,10 +1,11 @@
-"""Worker of test_ilora_ddp.py: 3 Lightning DDP steps on a tiny Llama with I-LoRA, per routing variant.
+"""Worker of test_ilora_ddp.py: 3 Lightning DDP steps on a tiny Llama with I-LoRA, one routing variant.
 
 Launched twice by the test with LOCAL_RANK/WORLD_SIZE set, so Lightning treats the processes as created
 externally (no re-launch). Strategy "ddp" keeps find_unused_parameters=False: a parameter without a
 gradient in a step makes DDP raise on the next step. The module also asserts in on_after_backward that
 every trainable parameter got a gradient, and at the end that the ranks hold identical adapters that
-moved away from their initial values. Rank 0 writes "<routing> ok" lines to argv[1].
+moved away from their initial values (heads and the variant's gate modules). Rank 0 writes
+"<routing> ok" to argv[1]. Variants registered by ``test_variant_*.py`` modules are loaded first.
 """
 
 from __future__ import annotations
@@ -20,8 +21,16 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _lora_tiny import LLM_TARGETS, tiny_llama  # noqa: E402
+from _variants import load_variant_modules, variant_config  # noqa: E402
 
-from crabplus.lora import ILoRAConfig, adapter_state_dict, balance_loss, inject, routing_inputs  # noqa: E402
+from crabplus.lora import (  # noqa: E402
+    ILoRAConfig,
+    adapter_state_dict,
+    balance_loss,
+    ilora_layers,
+    inject,
+    routing_inputs,
+)
 
 warnings.filterwarnings("ignore")
 
@@ -63,24 +72,23 @@ def run(config: ILoRAConfig, root: str) -> None:
         dist.all_gather(gathered, value.contiguous())
         assert torch.equal(gathered[0], gathered[1]), f"ranks differ on {key}"
     moved = [k for k, v in adapter_state_dict(module.model).items() if not torch.equal(v, start[k])]
-    assert any(".lora_B." in k for k in moved) and any("route" in k for k in moved), moved[:4]
+    gate_modules = set(next(ilora_layers(module.model))[1].gate_modules())
+    assert any(".lora_B." in k for k in moved), moved[:4]
+    assert all(any(f".{n}." in k for k in moved) for n in gate_modules), (gate_modules, moved[:4])
 
 
 def main() -> None:
-    out, root = sys.argv[1], sys.argv[2]
+    out, root, routing = sys.argv[1], sys.argv[2], sys.argv[3]
     torch.set_num_threads(1)
-    variants = {
-        "token": ILoRAConfig(
-            heads=3, rank=4, dropout=0.1, target_modules=LLM_TARGETS, balance_loss_coef=0.01
-        ),
-        "topk": ILoRAConfig(heads=4, rank=4, routing="topk", top_k=1, target_modules=LLM_TARGETS),
-        "task": ILoRAConfig(heads=3, rank=4, routing="task", num_tasks=2, target_modules=LLM_TARGETS),
-    }
-    for name, config in variants.items():
-        run(config, root)
-        if int(os.environ["LOCAL_RANK"]) == 0:
-            with open(out, "a") as f:
-                f.write(f"{name} ok\n")
+    load_variant_modules()
+    # top-1 of 4 heads leaves heads unused in a step; the balance loss moves the router from step 1
+    config = variant_config(
+        routing, 4, top_k=1, num_tasks=2, dropout=0.1, balance_loss_coef=0.01, target_modules=LLM_TARGETS
+    )
+    run(config, root)
+    if int(os.environ["LOCAL_RANK"]) == 0:
+        with open(out, "a") as f:
+            f.write(f"{routing} ok\n")
     # an explicit teardown: left to interpreter exit, gloo's threads sometimes abort the process
     # ("terminate called without an active exception") after every check has passed
     if dist.is_initialized():

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 from _lora_tiny import ENCODER_TARGETS, LLM_TARGETS, TinyAV, av_inputs
+from _variants import routing_names, variant_config
 from safetensors import safe_open
 
 from crabplus.lora import (
@@ -16,8 +17,10 @@ from crabplus.lora import (
     inject,
     load_adapter,
     matches,
+    routing_inputs,
     save_adapter,
 )
+from crabplus.lora.gates import get_gate
 
 pytestmark = pytest.mark.unit
 
@@ -68,7 +71,9 @@ def test_presets_and_config_errors() -> None:
     assert plus.scaling == 2.0 and set(plus.encoder_target_modules) == {"audio_encoder", "vision_encoder"}
     assert lora.heads == 1 and lora.scaling == 2.0
     assert ILoRAConfig.from_dict(plus.to_dict()) == plus
-    with pytest.raises(ValueError, match="ILoRAConfig.routing"):
+    with pytest.raises(
+        ValueError, match=r"ILoRAConfig.routing: expected one of \['task', .*'topk'\], got 'gumbel'"
+    ):
         ILoRAConfig(routing="gumbel")
     with pytest.raises(ValueError, match="ILoRAConfig.top_k"):
         ILoRAConfig(routing="topk", top_k=4)
@@ -76,15 +81,9 @@ def test_presets_and_config_errors() -> None:
         ILoRAConfig.from_dict({"rnak": 3})
 
 
-def test_adapter_directory_round_trip(tmp_path) -> None:
-    config = ILoRAConfig(
-        heads=3,
-        rank=4,
-        routing="task",
-        num_tasks=2,
-        target_modules=LLM_TARGETS,
-        encoder_target_modules=ENCODER_TARGETS,
-    )
+@pytest.mark.parametrize("routing", routing_names())
+def test_adapter_directory_round_trip(tmp_path, routing: str) -> None:
+    config = variant_config(routing, 3, target_modules=LLM_TARGETS, encoder_target_modules=ENCODER_TARGETS)
     model = inject(TinyAV(seed=0), config).eval()
     with torch.no_grad():
         for p in adapter_state_dict(model).values():
@@ -95,12 +94,13 @@ def test_adapter_directory_round_trip(tmp_path) -> None:
         "adapter_model.safetensors",
     ]
     meta = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
-    assert meta["adapter_type"] == "ILORA" and meta["heads"] == 3 and meta["routing"] == "task"
+    assert meta["adapter_type"] == "ILORA" and meta["heads"] == 3 and meta["routing"] == routing
     with safe_open(str(tmp_path / "adapter" / "adapter_model.safetensors"), "pt") as f:
-        assert set(f.keys()) == set(adapter_state_dict(model))
+        keys = set(f.keys())
+    assert keys == set(adapter_state_dict(model))
+    gate_keys = {k.rsplit(".", 2)[-2] for k in keys} - {"lora_A", "lora_B"}
+    assert gate_keys == set(get_gate(routing).modules)  # the variant's modules travel with the adapter
     fresh = load_adapter(TinyAV(seed=0), tmp_path / "adapter").eval()  # injects from the saved config
-    from crabplus.lora import routing_inputs
-
     with torch.no_grad(), routing_inputs(task_ids=torch.tensor([1, 0])):
         assert torch.equal(fresh(**av_inputs()), model(**av_inputs()))
     wrong = inject(TinyAV(seed=0), ILoRAConfig(heads=2, rank=4, target_modules=LLM_TARGETS))

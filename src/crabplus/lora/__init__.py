@@ -14,9 +14,10 @@ from crabplus.lora._context import RoutingInputs, current_routing_inputs, routin
 from crabplus.lora.adapter_io import adapter_state_dict, load_adapter, read_adapter_config, save_adapter
 from crabplus.lora.config import LLM_TARGETS, ILoRAConfig
 from crabplus.lora.crab_format import crab_state_dict, load_crab_state_dict
+from crabplus.lora.gates import GATES, Gate, register_gate
 from crabplus.lora.inject import ilora_layers, inject, is_injected, matches, plan_targets
 from crabplus.lora.layer import ILoRALinear
-from crabplus.lora.losses import balance_loss, unused_params_term
+from crabplus.lora.losses import balance_loss
 from crabplus.lora.report import (
     heatmap_matrices,
     plot_routing_heatmaps,
@@ -26,6 +27,8 @@ from crabplus.lora.report import (
 from crabplus.lora.stats import MODALITY_NAMES, RoutingStats, layer_group
 
 __all__ = [
+    "GATES",
+    "Gate",
     "ILoRAConfig",
     "ILoRALinear",
     "LLM_TARGETS",
@@ -48,8 +51,8 @@ __all__ = [
     "plot_routing_heatmaps",
     "read_adapter_config",
     "read_routing_stats",
+    "register_gate",
     "routing_inputs",
     "save_adapter",
-    "unused_params_term",
     "write_routing_stats",
 ]

@@ -13,7 +13,7 @@ a suffix ``q_proj`` hits the LM's attention and not Whisper's. ``encoder_target_
 prefix to its own patterns, applied only to names under that prefix. Only ``nn.Linear`` modules are
 wrapped; a pattern that matches nothing raises (the error lists a few candidate names).
 
-Routing (``routing``):
+Routing (``routing``): a name registered in :mod:`crabplus.lora.gates`. Built in:
     ``token``: dense softmax over K heads of ``x W_rᵀ`` per token (Crab, HydraLoRA).
     ``topk``: the same logits, the ``top_k`` largest kept and re-normalised by a softmax over them.
     ``task``: gate = softmax of a learned per-layer table row ``T[task_id]`` (MOELoRA-style; task ids
@@ -26,12 +26,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ILoRAConfig", "LLM_TARGETS", "ROUTINGS", "INITS"]
+from crabplus.lora.gates import GATES, names
+
+__all__ = ["ILoRAConfig", "LLM_TARGETS", "INITS"]
 
 LLM_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 """Crab's seven Llama/Qwen2 projections (suffix patterns)."""
 
-ROUTINGS = ("token", "topk", "task")
 INITS = ("kaiming", "gaussian")
 
 _CRAB_PLUS_ENCODERS: dict[str, list[str]] = {
@@ -59,7 +60,7 @@ class ILoRAConfig:
         target_modules: LLM patterns (suffix or regex on full names, see module docstring).
         encoder_target_modules: ``{encoder_prefix: patterns}``, e.g. ``{"audio_encoder": ["q_proj"]}``.
         encoder_prefixes: name components that mark encoder sub-trees excluded from ``target_modules``.
-        routing: ``token`` | ``topk`` | ``task``.
+        routing: a registered routing variant: ``token`` | ``topk`` | ``task`` built in.
         top_k: heads kept per token when ``routing="topk"``.
         num_tasks: rows of the task gate table when ``routing="task"`` (task ids must be < num_tasks).
         balance_loss_coef: weight of the router balance loss (cv² of per-head load; 0 disables it).
@@ -102,14 +103,13 @@ class ILoRAConfig:
             raise bad("rank", f"must be >= 1, got {self.rank}")
         if not 0.0 <= self.dropout < 1.0:
             raise bad("dropout", f"must be in [0, 1), got {self.dropout}")
-        if self.routing not in ROUTINGS:
-            raise bad("routing", f"expected one of {list(ROUTINGS)}, got {self.routing!r}")
+        if self.routing not in GATES:
+            raise bad("routing", f"expected one of {names()}, got {self.routing!r}")
         if self.init not in INITS:
             raise bad("init", f"expected one of {list(INITS)}, got {self.init!r}")
-        if self.routing == "topk" and not 1 <= self.top_k <= self.heads:
-            raise bad("top_k", f"must be in [1, heads={self.heads}], got {self.top_k}")
-        if self.routing == "task" and self.num_tasks < 1:
-            raise bad("num_tasks", "must be >= 1 when routing='task'")
+        problem = GATES[self.routing].check(self)
+        if problem is not None:
+            raise bad(*problem)
         if self.balance_loss_coef < 0:
             raise bad("balance_loss_coef", f"must be >= 0, got {self.balance_loss_coef}")
 

@@ -12,8 +12,9 @@ checkpoint path is matched to the crabplus layer with the same path or, failing 
 layer sharing the longest dotted suffix with it (``model.layers.0.self_attn.q_proj``).
 
 Beyond Crab: K = 1 layers have no router here (softmax over one logit is 1); they export a zero
-``lora_route`` (1, d_in) so Crab code loads them, and ignore it on import. Task-routed layers export
-their table as ``P.lora_task_route.weight`` (not a Crab key).
+``lora_route`` (1, d_in) so Crab code loads them, and ignore it on import. Every routing variant's
+modules (``ILoRALinear.gate_modules``) travel as ``P.<name>.weight``: ``lora_route`` for token/top-k,
+``lora_task_route`` (not a Crab key) for task routing.
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ from crabplus.lora.layer import ILoRALinear
 
 __all__ = ["crab_state_dict", "load_crab_state_dict"]
 
-_KEY = re.compile(
-    r"^(?P<path>.+)\.(?P<kind>lora_A|lora_B(?P<head>\d+)|lora_route|lora_task_route)(?:\.default)?\.weight$"
-)
+_KEY = re.compile(r"^(?P<path>.+)\.(?P<kind>lora_A|lora_B\d+|lora_[a-z][a-z_]*)(?:\.default)?\.weight$")
 
 
 def crab_state_dict(model: nn.Module, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -42,12 +41,10 @@ def crab_state_dict(model: nn.Module, prefix: str = "") -> dict[str, torch.Tenso
         out[f"{path}.lora_A.weight"] = layer.lora_A.weight.detach().clone()
         for i in range(layer.heads):
             out[f"{path}.lora_B{i}.weight"] = layer.head_up(i).detach().clone()
-        if hasattr(layer, "lora_route"):
-            out[f"{path}.lora_route.weight"] = layer.lora_route.weight.detach().clone()
-        elif layer.heads == 1:
+        if layer.heads == 1:
             out[f"{path}.lora_route.weight"] = layer.lora_A.weight.new_zeros(1, layer.in_features)
-        if hasattr(layer, "lora_task_route"):
-            out[f"{path}.lora_task_route.weight"] = layer.lora_task_route.weight.detach().clone()
+        for kind, module in layer.gate_modules().items():
+            out[f"{path}.{kind}.weight"] = module.weight.detach().clone()
     return out
 
 
@@ -90,10 +87,7 @@ def _load_layer(layer: ILoRALinear, path: str, tensors: dict[str, torch.Tensor])
         )
     blocks = torch.cat([tensors[f"lora_B{i}"] for i in heads], dim=1)  # (d_out, K·r)
     pairs = [(layer.lora_A.weight, tensors.get("lora_A"), "lora_A"), (layer.lora_B.weight, blocks, "lora_B*")]
-    if hasattr(layer, "lora_route"):
-        pairs.append((layer.lora_route.weight, tensors.get("lora_route"), "lora_route"))
-    if hasattr(layer, "lora_task_route"):
-        pairs.append((layer.lora_task_route.weight, tensors.get("lora_task_route"), "lora_task_route"))
+    pairs += [(module.weight, tensors.get(kind), kind) for kind, module in layer.gate_modules().items()]
     with torch.no_grad():
         for target, source, kind in pairs:
             if source is None:

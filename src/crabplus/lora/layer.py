@@ -19,9 +19,13 @@ So the K heads cost one (N, K·r) × (K·r, d_out) GEMM instead of K separate up
 computed once (Crab recomputes it per head). With per-head dropout (Crab), the K dropout samples are
 stacked and A applied to all of them in one GEMM.
 
+The gate g is the routing variant's (:mod:`crabplus.lora.gates`, ``ILoRAConfig.routing``): the layer
+asks it for W_r (to fuse), for g on the fast path and for its literal formula in ``forward_reference``.
+
 Storage: the frozen ``weight``/``bias`` are the original tensors (keys stay ``<path>.weight``), the
-adapter lives in ``lora_A.weight`` (r, d_in), ``lora_B.weight`` (d_out, K·r), ``lora_route.weight``
-(K, d_in; token/top-k routing, K > 1) and ``lora_task_route.weight`` (T, K; task routing, K > 1).
+adapter lives in ``lora_A.weight`` (r, d_in), ``lora_B.weight`` (d_out, K·r) and, for K > 1, the
+variant's modules (``lora_route.weight`` (K, d_in) for token/top-k routing, ``lora_task_route.weight``
+(T, K) for task routing).
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from crabplus.lora._context import current_routing_inputs
-from crabplus.lora._gates import cv_squared, dense_gate, rows_to_tokens, task_gate, topk_gate
+from crabplus.lora._gate_math import cv_squared
 from crabplus.lora.config import ILoRAConfig
+from crabplus.lora.gates import Gate, get_gate
 
 __all__ = ["ILoRALinear"]
 
@@ -45,7 +49,8 @@ class ILoRALinear(nn.Linear):
 
     Attributes beyond the parameters: ``group`` (``llm`` or the encoder prefix), ``collector`` (a
     :class:`~crabplus.lora.RoutingStats` or None), ``last_balance_loss`` (coef · cv² of the last
-    forward, or None; consumed by :func:`crabplus.lora.balance_loss`) and ``ran`` (set by every forward; see :func:`crabplus.lora.unused_params_term`).
+    forward, or None; consumed by :func:`crabplus.lora.balance_loss`) and ``gate_rule`` (the routing
+    variant's :class:`~crabplus.lora.gates.Gate`, None for K = 1).
     """
 
     def __init__(self, base: nn.Linear, config: ILoRAConfig, group: str = "llm") -> None:
@@ -55,38 +60,45 @@ class ILoRALinear(nn.Linear):
         self.bias = base.bias
         self.heads, self.rank, self.scaling = config.heads, config.rank, config.scaling
         self.routing = config.routing if config.heads > 1 else "none"
-        self.top_k, self.dropout_p = config.top_k, config.dropout
+        self.dropout_p = config.dropout
         self.shared_dropout = config.shared_dropout or config.heads == 1
         self.balance_coef, self.group = config.balance_loss_coef, group
         factory: dict[str, Any] = {"device": base.weight.device, "dtype": base.weight.dtype}
         self.lora_A = nn.Linear(self.in_features, self.rank, bias=False, **factory)
         self.lora_B = nn.Linear(self.heads * self.rank, self.out_features, bias=False, **factory)
-        if self.routing in ("token", "topk"):
-            self.lora_route = nn.Linear(self.in_features, self.heads, bias=False, **factory)
-        if self.routing == "task":
-            self.lora_task_route = nn.Embedding(config.num_tasks, self.heads, **factory)
+        self.gate_rule: Gate | None = get_gate(config.routing)(config) if config.heads > 1 else None
+        if self.gate_rule is not None:
+            self._add_gate_modules(self.gate_rule.build(self.in_features, factory))
         self.collector: Any = None
         self.last_balance_loss: torch.Tensor | None = None
-        self.ran = False
         self.reset_adapter(config.init)
+
+    def _add_gate_modules(self, modules: dict[str, nn.Module]) -> None:
+        rule = self.gate_rule
+        assert rule is not None
+        if sorted(modules) != sorted(rule.modules):
+            raise ValueError(
+                f"routing {rule.name!r}: build() gave {sorted(modules)}, modules={list(rule.modules)}"
+            )
+        for name, module in modules.items():
+            if [n for n, _ in module.named_parameters()] != ["weight"]:
+                raise ValueError(
+                    f"routing {rule.name!r}: module {name} must hold exactly one parameter, 'weight'"
+                )
+            setattr(self, name, module)
 
     # ----- parameters -----------------------------------------------------------------------------------
     @torch.no_grad()
     def reset_adapter(self, init: str = "kaiming") -> None:
-        """Crab init: A, W_r ~ U(±1/√d_in) (kaiming_uniform a=√5), B_i = 0 (adapted model == base).
-
-        The task table starts U(±1): with zeros every task would see the uniform gate, every B_i would
-        get the same gradient and the K heads would stay identical forever.
-        """
+        """Crab init: A ~ U(±1/√d_in) (kaiming_uniform a=√5), B_i = 0 (adapted model == base); the
+        routing variant then initialises its own modules."""
         if init == "gaussian":
             nn.init.normal_(self.lora_A.weight, std=1.0 / self.rank)
         else:
             nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
         nn.init.zeros_(self.lora_B.weight)
-        if hasattr(self, "lora_route"):
-            nn.init.kaiming_uniform_(self.lora_route.weight, a=math.sqrt(5))
-        if hasattr(self, "lora_task_route"):
-            nn.init.uniform_(self.lora_task_route.weight, -1.0, 1.0)
+        if self.gate_rule is not None:
+            self.gate_rule.reset(self)
 
     def head_up(self, i: int) -> torch.Tensor:
         """B_i (d_out, r): column block i of ``lora_B.weight`` (a view)."""
@@ -96,25 +108,11 @@ class ILoRALinear(nn.Linear):
         """Adapter parameters by local name (``lora_A.weight``, …)."""
         return {n: p for n, p in self.named_parameters() if n.startswith("lora_")}
 
+    def gate_modules(self) -> dict[str, nn.Module]:
+        """The routing variant's modules by attribute name (empty for K = 1)."""
+        return {n: getattr(self, n) for n in self.gate_rule.modules} if self.gate_rule is not None else {}
+
     # ----- gates ----------------------------------------------------------------------------------------
-    def _token_task_ids(self, lead: torch.Size) -> torch.Tensor:
-        ctx = current_routing_inputs()
-        if ctx is None or ctx.task_ids is None:
-            raise RuntimeError(
-                "ILoRAConfig.routing='task' needs task ids: run the forward inside "
-                "crabplus.lora.routing_inputs(task_ids=...)"
-            )
-        return rows_to_tokens(ctx.task_ids.to(self.weight.device), lead)
-
-    def _gate(self, logits: torch.Tensor | None, lead: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
-        """(gate, probs), both (N, K) float32; probs = dense router probabilities (balance loss)."""
-        if self.routing == "task":
-            gate = task_gate(self.lora_task_route.weight, self._token_task_ids(lead))
-            return gate, gate
-        assert logits is not None
-        probs = dense_gate(logits)
-        return (topk_gate(logits, self.top_k) if self.routing == "topk" else probs), probs
-
     def _record(self, gate: torch.Tensor, probs: torch.Tensor, lead: torch.Size) -> None:
         """Side outputs: balance loss (coef > 0) and routing statistics (when a collector is attached)."""
         if self.balance_coef > 0:
@@ -128,7 +126,7 @@ class ILoRALinear(nn.Linear):
 
     def _down(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """z = A drop(x): (N, r), or (N, K, r) with per-head dropout; router logits (N, K) or None."""
-        W_r = self.lora_route.weight if hasattr(self, "lora_route") else None
+        W_r = self.gate_rule.router(self) if self.gate_rule is not None else None
         if not self._dropout_active():
             if W_r is None:
                 return F.linear(x, self.lora_A.weight), None
@@ -144,7 +142,6 @@ class ILoRALinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Fast path. x (..., d_in) -> (..., d_out)."""
-        self.ran = True
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (N, d_in)
         base = F.linear(x2, self.weight, self.bias)  # (N, d_out)
@@ -152,7 +149,8 @@ class ILoRALinear(nn.Linear):
         if self.heads == 1:
             u = z  # (N, r): plain LoRA
         else:
-            gate, probs = self._gate(logits, lead)  # (N, K) float32
+            assert self.gate_rule is not None
+            gate, probs = self.gate_rule.gate(self, logits, lead)  # (N, K) float32
             self._record(gate, probs, lead)
             g = gate.to(z.dtype).unsqueeze(-1)  # (N, K, 1)
             u = (g * (z if z.dim() == 3 else z.unsqueeze(1))).flatten(1)  # (N, K*r) gated, expanded rank
@@ -167,14 +165,10 @@ class ILoRALinear(nn.Linear):
         as :meth:`forward`, so under the same RNG seed both agree in training mode too."""
         y = F.linear(x, self.weight, self.bias)  # (..., d_out)
         lead = x.shape[:-1]
-        if self.heads == 1:
-            gate = torch.ones(*lead, 1, dtype=torch.float32, device=x.device)
-        elif self.routing == "task":
-            gate = task_gate(self.lora_task_route.weight, self._token_task_ids(lead)).view(*lead, -1)
+        if self.gate_rule is None:
+            gate = torch.ones(*lead, 1, dtype=torch.float32, device=x.device)  # K = 1: plain LoRA
         else:
-            logits = F.linear(x, self.lora_route.weight)  # (..., K)
-            probs = F.softmax(logits.float(), dim=-1)
-            gate = topk_gate(logits, self.top_k) if self.routing == "topk" else probs
+            gate, _ = self.gate_rule.reference(self, x)  # (..., K) float32
         x_drop = F.dropout(x, self.dropout_p, self.training) if self.shared_dropout else None
         for i in range(self.heads):
             xi = x_drop if x_drop is not None else F.dropout(x, self.dropout_p, self.training)

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from crabplus.lora._context import current_routing_inputs
-from crabplus.lora._gates import gate_entropy, rows_to_tokens
+from crabplus.lora._gate_math import gate_entropy, rows_to_tokens
 from crabplus.lora.inject import ilora_layers
 
 __all__ = ["RoutingStats", "MODALITY_NAMES", "layer_group"]
