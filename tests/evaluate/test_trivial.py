@@ -9,8 +9,9 @@ Hand-made targets and the numbers they must give:
 - synth_ground, centre box [.25, .25, .75, .75]: IoU with itself 1, with [0, 0, .5, .5] = .0625/.4375 = 1/7,
   with [.5, .25, 1, .75] = .125/.375 = 1/3 → mean 31/63; cIoU (IoU ≥ .5) 1/3; label accuracy 2/3 (a, a, b).
 - synth_seg, empty mask: J = 1 on an empty 4×4 ground truth (both all background), 0 on one with 4
-  foreground pixels → 0.5. F (only the non-empty sample): at t = 0 every pixel is predicted, P = 4/16,
-  R = 1, F = 1.3·0.25/(0.3·0.25 + 1) = 0.325/1.075; above t = 0 nothing is predicted, F = 0 → max 0.325/1.075.
+  foreground pixels → 0.5. F per frame (no video key: each frame is a video): the empty-GT frame scores 0
+  (AVSBench's rule); the other: at t = 0 every pixel is predicted, P = 4/16, R = 1,
+  F = 1.3·0.25/(0.3·0.25 + 1) = 0.325/1.075; above t = 0 nothing is predicted → mean (0.325/1.075 + 0)/2.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ GROUND = [
     {"label": "a", "box": [0.0, 0.0, 0.5, 0.5]},
     {"label": "b", "box": [0.5, 0.25, 1.0, 0.75]},
 ]
-F_EMPTY = 0.325 / 1.075
+F_EMPTY = 0.325 / 1.075 / 2
 
 
 def seg_targets(size: int = 4) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Mask J&F, Ref-AVS and AVSS scores against hand-worked 2×2 masks and a per-pixel reference."""
+"""Mask J&F (per-video AVSBench F), Ref-AVS and AVSS scores against hand-worked 2×2 masks."""
 
 from __future__ import annotations
 
@@ -25,8 +25,48 @@ def test_j_and_f_hand_worked() -> None:
     out = metric.compute()
     # J: PROB > 0.5 = [[1,0],[1,0]] -> 1/3; empty GT -> both-background share 3/4; unparseable 0
     assert out["j"] == pytest.approx((1 / 3 + 3 / 4 + 0) / 3)
-    # F: samples 1 and 3 (sample 2 has empty GT); mean curve = curve_1 / 2 -> max 0.8125 / 2
-    assert out["f"] == pytest.approx(0.8125 / 2)
+    # no video keys: every frame is a video. F 0.8125; empty GT -> 0 (the reference); unparseable 0
+    assert out["f"] == pytest.approx(0.8125 / 3)
+    # pooled variant: object frames 1 and 3; mean curve = curve_1 / 2 -> max 0.8125 / 2
+    assert out["f_pooled"] == pytest.approx(0.8125 / 2)
+
+
+def test_f_per_video_two_videos_hand_worked() -> None:
+    """Video A: frames PROB and a bool [[1,0],[0,0]] vs GT [[1,1],[0,0]] and [[1,0],[0,0]]; video B: one frame.
+
+    A, frame 1 = curve of PROB (header); frame 2, bool pred = GT: t = 0 -> P 1/4, R 1 -> 0.325/1.075,
+    t > 0 -> 1. Mean curve of A: t = 0: (0.65/1.15 + 0.325/1.075)/2; t ∈ (0, 0.2]: (0.7222 + 1)/2;
+    (0.2, 0.6]: (0.5 + 1)/2; (0.6, 0.9]: (0.8125 + 1)/2 = 0.90625 (the max); above 0.9: 1/2 -> F_A = 0.90625.
+    Video B: bool [[0,1],[0,0]] vs GT [[0,1],[1,1]]: t = 0 -> P 3/4, R 1 -> 0.975/1.225; t > 0: P 1, R 1/3
+    -> 0.4333/0.6333 = 0.6842 -> F_B = 0.975/1.225. f = (F_A + F_B)/2. Pooled: max of the mean of 3 curves.
+    J per video: A (1/3 + 1)/2, B 1/3 -> j = ((2/3) + 1/3)/2 = 1/2.
+    """
+    targets = [
+        {"mask": T([[1, 1], [0, 0]]), "video": "A"},
+        {"mask": T([[0, 1], [1, 1]]), "video": "B"},
+        {"mask": T([[1, 0], [0, 0]]), "video": "A"},
+    ]
+    preds = [{"mask": PROB}, {"mask": T([[0, 1], [0, 0]])}, {"mask": T([[1, 0], [0, 0]])}]
+    out = MaskJF()
+    out.update(preds[:2], targets[:2])
+    other = MaskJF()
+    other.update(preds[2:], targets[2:])
+    out.merge_state(other)  # frames of one video split across ranks still meet
+    f_a, f_b = (0.8125 + 1) / 2, 0.975 / 1.225
+    result = out.compute()
+    assert result["f"] == pytest.approx((f_a + f_b) / 2)
+    assert result["j"] == pytest.approx(0.5)
+    pooled = max(
+        (0.8125 + 1 + 1.3 / 3 / (0.3 + 1 / 3)) / 3, (0.65 / 1.15 + 0.325 / 1.075 + 0.975 / 1.225) / 3
+    )
+    assert result["f_pooled"] == pytest.approx(pooled)
+
+
+def test_f_is_zero_when_no_frame_has_an_object() -> None:
+    metric = MaskJF()
+    metric.update([{"mask": T([[1, 0], [0, 0]])}] * 2, [{"mask": T([[0, 0], [0, 0]]), "video": "v"}] * 2)
+    out = metric.compute()
+    assert out["f"] == 0.0 and out["f_pooled"] == 0.0 and out["j"] == pytest.approx(0.75)
 
 
 def _reference_curve(prob: torch.Tensor, gt: torch.Tensor) -> list[float]:
@@ -69,16 +109,40 @@ def test_ref_avs_hand_worked_and_split() -> None:
     assert b.compute() == pytest.approx(expected)
 
 
-def test_avss_hand_worked() -> None:
-    targets = [{"label": "dog", "mask": T([[1, 1], [0, 0]])}, {"label": "cat", "mask": T([[0, 0], [1, 1]])},
-               {"label": "cat", "mask": T([[0, 0], [1, 1]])}]  # fmt: skip
-    preds = [{"label": "dog", "mask": T([[1, 0], [0, 0]])}, {"label": "dog", "mask": T([[0, 0], [1, 0]])},
-             {"label": "cat", "mask": T([[0, 0], [1, 1]])}]  # fmt: skip
-    metric = SemanticMaskScores()
+CLASSES = ("background", "dog", "cat", "car")
+L = lambda rows: torch.tensor(rows, dtype=torch.long)  # noqa: E731
+
+
+def test_avss_hand_worked_with_background() -> None:
+    """Two 2×2 frames over 4 classes (0 background); AVSBench sums per class over frames, then averages.
+
+    Frame 1: GT [[1,1],[0,0]], pred [[1,0],[0,0]]: bg inter 2, pred 3, gt 2 -> IoU 2/3, P 2/3 R 1 ->
+      F 1.3·(2/3)/(0.2 + 1) = 0.72222; dog inter 1 pred 1 gt 2 -> IoU 1/2, P 1 R 1/2 -> F 0.8125.
+    Frame 2: GT [[0,0],[2,2]], pred [[0,0],[1,2]]: bg inter 2 pred 2 gt 2 -> IoU 1, F 1; cat inter 1 pred 1
+      gt 2 -> IoU 1/2, F 0.8125; dog inter 0 pred 1 gt 0 -> IoU 0, F 0 (recall 0/0), counted (in the union).
+    Per class (sum / count): bg IoU (2/3 + 1)/2, F (0.72222 + 1)/2; dog IoU (1/2 + 0)/2, F 0.8125/2;
+    cat IoU 1/2, F 0.8125; car never occurs: 0. miou/f: mean over all 4 classes; *_present over 3.
+    """
+    targets = [{"mask": L([[1, 1], [0, 0]])}, {"mask": L([[0, 0], [2, 2]])}]
+    preds = [{"mask": L([[1, 0], [0, 0]])}, {"mask": L([[0, 0], [1, 2]])}]
+    metric = SemanticMaskScores(CLASSES)
     metric.update(preds, targets)
-    # 1: dog IoU 1/2, P 1 R 1/2 -> F 0.8125;  2: cat IoU 0 F 0 (missed), dog IoU 0 F 0 (false);  3: cat 1, 1
-    # per class: dog IoU (0.5 + 0)/2, F (0.8125 + 0)/2; cat IoU (0 + 1)/2, F (0 + 1)/2
-    assert metric.compute() == pytest.approx({"miou": (0.25 + 0.5) / 2, "f": (0.40625 + 0.5) / 2})
+    f_bg1 = 1.3 * (2 / 3) / (0.3 * 2 / 3 + 1)
+    iou = [(2 / 3 + 1) / 2, 0.25, 0.5, 0.0]
+    fs = [(f_bg1 + 1) / 2, 0.8125 / 2, 0.8125, 0.0]
+    assert metric.compute() == pytest.approx(
+        {"miou": sum(iou) / 4, "f": sum(fs) / 4, "miou_present": sum(iou) / 3, "f_present": sum(fs) / 3}
+    )
+
+
+def test_avss_probability_stack_paints_classes() -> None:
+    """Per-<mask> probability maps become a class map: most probable mask above 0.5, else background."""
+    stack = torch.tensor([[[0.9, 0.6], [0.1, 0.2]], [[0.2, 0.7], [0.3, 0.4]]])  # masks for dog, cat
+    metric = SemanticMaskScores(CLASSES)
+    painted = metric.class_map({"classes": ["dog", "cat"], "mask": stack}, (2, 2))
+    assert painted.tolist() == [[1, 2], [0, 0]]
+    assert metric.class_map({"classes": ["zebra"], "mask": stack[:1]}, (2, 2)).tolist() == [[0, 0], [0, 0]]
+    assert (metric.class_map(UNP, (2, 2)) == -1).all()
 
 
 def test_prediction_mask_is_resized() -> None:

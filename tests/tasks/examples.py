@@ -91,14 +91,28 @@ def grounding(task, r, i):
     return {"label": r.choice(LABELS), "box": box}
 
 
+def _class_map(r: random.Random, n_classes: int, empty: bool) -> torch.Tensor:
+    """An 8×8 class-index map (0 = background) with up to three foreground rectangles."""
+    m = torch.zeros(8, 8, dtype=torch.long)
+    for _ in range(0 if empty else r.randint(1, 3)):
+        y1, x1 = r.randint(0, 6), r.randint(0, 6)
+        m[y1 : r.randint(y1 + 1, 8), x1 : r.randint(x1 + 1, 8)] = r.randint(1, n_classes - 1)
+    return m
+
+
 def segmentation(task, r, i):
     target = {"label": r.choice(LABELS)}
+    if task.kind == "semantic":
+        target["mask"] = _class_map(r, len(task.classes), i >= 0 and i % 4 == 3)
+        return target
     if task.kind == "ref":
         target["subset"] = (
             ["seen", "unseen", "null"][i % 3] if i >= 0 else r.choice(["seen", "unseen", "null"])
         )
     empty = target.get("subset") == "null" or (task.kind != "ref" and i >= 0 and i % 4 == 3)
     target["mask"] = _mask(r, empty)
+    if task.kind == "binary" and i >= 0:
+        target["video"] = f"v{i // 4}"  # 4 frames per video, 3 with an object (AVSBench F: per video)
     return target
 
 

@@ -2,7 +2,8 @@
 
 A sample dict has ``task, key, meta, target, reasoning, prompt, answer`` and the media tensors of its
 modality group: ``video (T, 3, S, S)`` float in [0, 1], ``audio (n_mels, F)`` log-mel, ``waveform (N,)``,
-``image (3, S, S)`` float in [0, 1], ``mask (S, S)`` bool (also put in ``target["mask"]``).
+``image (3, S, S)`` float in [0, 1], ``mask (S, S)`` bool (also put in ``target["mask"]``; an AVSBench
+colour-palette mask, ``meta["mask_format"]``, decodes to class indices ``(S, S)`` long instead).
 Anything wrong with the sample raises ``BadSample`` with a reason; the caller skips it and counts it.
 """
 
@@ -15,8 +16,17 @@ from dataclasses import dataclass
 import torch
 
 from crabplus.data.decode import DecodeError, load_audio, load_image, load_mask, load_video, log_mel
+from crabplus.tasks.families import AVSBENCH_MASK_FORMAT, AVSBENCH_PALETTE
 
-__all__ = ["MediaSpec", "BadSample", "modalities_of", "decode_sample", "fit_length"]
+__all__ = [
+    "MediaSpec",
+    "BadSample",
+    "modalities_of",
+    "decode_sample",
+    "fit_length",
+    "decode_mask",
+    "mask_target",
+]
 
 AUDIO_FILES = ("wav", "mp3", "flac")
 IMAGE_FILES = ("png", "jpg")
@@ -84,7 +94,32 @@ def _first(raw: dict, exts) -> bytes | None:
     return next((raw[e] for e in exts if e in raw), None)
 
 
-def _decode_media(raw: dict, modalities: tuple[str, ...], spec: MediaSpec) -> dict:
+_PALETTES = {AVSBENCH_MASK_FORMAT: list(AVSBENCH_PALETTE)}
+
+
+def decode_mask(data: bytes, meta: dict, size: int | None) -> torch.Tensor:
+    """A sample's ``mask.png``: ``(S, S)`` bool, or class indices ``(S, S)`` long for a palette mask.
+
+    Raises:
+        DecodeError: undecodable png, or a ``meta["mask_format"]`` no palette is known for.
+    """
+    fmt = meta.get("mask_format")
+    if fmt is None:
+        return load_mask(data, size)
+    if fmt not in _PALETTES:
+        raise DecodeError(f"unknown meta mask_format {fmt!r}; known: {sorted(_PALETTES)}")
+    return load_mask(data, size, palette=_PALETTES[fmt])
+
+
+def mask_target(target: dict, meta: dict, mask: torch.Tensor) -> dict:
+    """``target`` with its mask, and ``video`` = ``meta["video_id"]`` (the per-video mask F groups by it)."""
+    out = dict(target, mask=mask)
+    if "video_id" in meta and "video" not in out:
+        out["video"] = str(meta["video_id"])
+    return out
+
+
+def _decode_media(raw: dict, modalities: tuple[str, ...], spec: MediaSpec, meta: dict) -> dict:
     out: dict = {}
     if not spec.decode:  # text-only mode: the group is still that of the media, nothing is decoded
         return out
@@ -100,7 +135,7 @@ def _decode_media(raw: dict, modalities: tuple[str, ...], spec: MediaSpec) -> di
             if spec.waveform:
                 out["waveform"] = wave
         if "mask" in modalities:
-            out["mask"] = load_mask(_need(raw, ("mask.png",)), spec.frame_size)  # (S, S) bool
+            out["mask"] = decode_mask(_need(raw, ("mask.png",)), meta, spec.frame_size)  # (S, S)
     except DecodeError as err:
         raise BadSample(str(err)) from err
     return out
@@ -132,9 +167,9 @@ def decode_sample(
         "meta": meta,
         "reasoning": reasoning,
     }
-    sample.update(_decode_media(raw, modalities, spec))
+    sample.update(_decode_media(raw, modalities, spec, meta))
     if "mask" in sample:
-        target["mask"] = sample["mask"]
+        target = mask_target(target, meta, sample["mask"])
     try:
         handler = task_lookup(task)
         sample["prompt"] = handler.build_prompt(meta)

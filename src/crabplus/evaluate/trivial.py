@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from crabplus.data.decode import DecodeError, load_mask
+from crabplus.data.decode import DecodeError
+from crabplus.data.sample import decode_mask, mask_target
 from crabplus.data.shards import iter_shard, shard_paths
 
 __all__ = ["read_targets", "score_trivial", "trivial_scores", "datamodule_trivial_scores"]
@@ -36,8 +37,8 @@ def _task(name: str) -> Any:
 def read_targets(root: str | Path, task: str, split: str, mask_size: int | None = None) -> list[dict]:
     """Structured targets of ``root/task/split`` in shard order, as the test loader builds them.
 
-    A ``mask.png`` member becomes ``target["mask"]`` (bool ``(S, S)``, ``S = mask_size``; native size when
-    None). Samples whose json or mask cannot be read are skipped, like the loader skips them, with one
+    A ``mask.png`` member becomes ``target["mask"]`` (bool ``(S, S)``, or class indices for a palette mask;
+    ``S = mask_size``, native size when None) and ``meta["video_id"]`` becomes ``target["video"]``. Samples whose json or mask cannot be read are skipped, like the loader skips them, with one
     warning naming the first bad sample.
     """
     targets: list[dict] = []
@@ -45,9 +46,11 @@ def read_targets(root: str | Path, task: str, split: str, mask_size: int | None 
     for path in shard_paths(root, task, split):
         for raw in iter_shard(path):
             try:
-                target = dict(json.loads(raw["json"])["target"])
+                record = json.loads(raw["json"])
+                target = dict(record["target"])
                 if "mask.png" in raw:
-                    target["mask"] = load_mask(raw["mask.png"], mask_size)
+                    meta = record.get("meta") or {}
+                    target = mask_target(target, meta, decode_mask(raw["mask.png"], meta, mask_size))
             except (KeyError, ValueError, TypeError, DecodeError) as err:
                 bad.append(f"{raw['__shard__']}:{raw['__key__']} ({type(err).__name__}: {err})")
                 continue

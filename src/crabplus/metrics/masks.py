@@ -1,24 +1,31 @@
-"""Mask metrics: J&F (S4, MS3, synthetic), Ref-AVS (seen/unseen J&F, null S), AVSS per-class mIoU/F.
+"""Mask metrics: J&F (S4, MS3, synthetic), Ref-AVS (seen/unseen J&F, null S), AVSS semantic mIoU/F.
 
-Protocol (AVSBench, as in Crab's ``utils/avss_utils.py``). A predicted mask is a bool
-tensor or a probability map in [0, 1] (resized to the target's size by nearest neighbour if needed):
+Protocols (AVSBench, Zhou et al.; read from its ``avs_scripts``). A predicted binary mask is a bool tensor
+or a probability map in [0, 1] (resized to the target's size by nearest neighbour if needed):
 
-* J (``j``): per sample IoU of ``pred > 0.5`` (bool: as is) with the ground truth; if the ground truth is
-  empty, J is the share of pixels where both are background (the empty-GT rule); mean over samples.
-* F (``f``): per sample with non-empty ground truth, precision/recall of ``pred >= t`` for the 255
-  thresholds ``t = linspace(0, 1 - 1e-10, 255)``, ``F_t = (1 + β²)·P·R / (β²·P + R)`` with β² = 0.3
-  (NaN → 0); the curves are averaged over samples and F is the max over t of that dataset-mean curve
-  (AVSBench's protocol; Crab's scripts take the max per frame, which is slightly optimistic).
-* Ref-AVS: J and F separately on the ``seen`` and ``unseen`` subsets (and pooled as ``j``/``f``); on the
-  ``null`` subset (no object is referred to) ``s_null`` = mean of sqrt(foreground share of ``pred > 0.5``),
-  lower is better.
-* AVSS (semantic): the predicted map carries the predicted label on the predicted mask, the target map the
-  target label on its mask. Per sample and per class c in {target label, predicted label}: IoU and F
-  (β² = 0.3, hard masks) of the two class-c masks, skipping a class absent from both; per class the mean
-  over the samples where it occurs; ``miou``/``f`` are the means over classes.
+* J (``j``): per frame the IoU of ``pred > 0.5`` (bool: as is) with the ground truth; if the ground truth
+  is empty, J is the share of pixels where both are background (the empty-GT rule). Mean over the frames
+  of a video, then over videos.
+* F (``f``, the official default): per frame with non-empty ground truth, precision/recall of
+  ``pred >= t`` for the 255 thresholds ``t = linspace(0, 1 - 1e-10, 255)``,
+  ``F_t = (1 + β²)·P·R / (β²·P + R)`` with β² = 0.3 (NaN → 0). Per video (AVSBench's test batch holds one
+  video's frames) the curves of its frames are averaged and F is the max over t of that curve; a video
+  none of whose frames has an object scores 0, as the reference does. ``f`` is the mean over videos.
+  Frames are grouped by the target's ``video`` key; a target without one is a video of its own (then
+  ``f`` is the per-frame protocol of Crab's scripts).
+* ``f_pooled`` (variant): the max over t of the curve averaged over every object frame of the dataset.
+* Ref-AVS: J and F separately on the ``seen`` and ``unseen`` subsets (and all of them as ``j``/``f``),
+  F there being the pooled curve's max; on the ``null`` subset (no object is referred to) ``s_null`` =
+  mean of sqrt(foreground share of ``pred > 0.5``), lower is better.
+* AVSS (semantic, ``SemanticMaskScores``): per-pixel class maps over the dataset's classes, background
+  (index 0) included. Per frame and class c: IoU = |P∩G| / (|P∪G| + eps), F (β² = 0.3) of the hard class-c
+  masks (NaN → 0), and a count when c is in the union. Per class: summed IoU (F) / count, NaN → 0 for a
+  class that never occurs; ``miou``/``f`` are the means over *all* classes (AVSBench's ``test.py``: a class
+  absent from the split counts as 0). Variant ``miou_present``/``f_present``: the means over the classes
+  that occur (what its running log prints).
 
 Unparseable predictions (or ones without a mask) score J = 0 and an all-zero F curve, S = 1 on null,
-and predict no class for AVSS.
+and for AVSS a map that matches no class anywhere.
 """
 
 from __future__ import annotations
@@ -37,10 +44,14 @@ F_THRESHOLDS = torch.linspace(0, 1 - 1e-10, 255, dtype=torch.float64)
 
 
 def as_probability(mask: torch.Tensor | None, shape: tuple[int, int]) -> torch.Tensor | None:
-    """Prediction mask as a float64 (H, W) map in [0, 1], resized to ``shape``; None stays None."""
+    """Prediction mask as a float64 (H, W) map in [0, 1], resized to ``shape``; None stays None.
+
+    A (K, H, W) stack (one map per generated ``<mask>``) gives its first map."""
     if mask is None:
         return None
     m = torch.as_tensor(mask).detach().to("cpu", torch.float64).squeeze()
+    if m.ndim == 3:  # one map per generated <mask>: a binary answer's mask is the first
+        m = m[0]
     if m.ndim != 2:
         return None
     if tuple(m.shape) != tuple(shape):
@@ -117,30 +128,66 @@ class _JFAccumulator:
         get = lambda name: getattr(self.metric, name + self.s)  # noqa: E731
         j = float(get("j_sum")) / float(get("j_count")) if float(get("j_count")) else float("nan")
         fc = float(get("f_count"))
-        f = float((get("f_sum") / fc).max()) if fc else float("nan")
+        f = float((get("f_sum") / fc).max()) if fc else 0.0  # no object anywhere: 0, as the reference
         return j, f
 
 
+def video_f(curves: torch.Tensor, has_object: torch.Tensor) -> float:
+    """AVSBench F of one video: max over t of its object frames' mean curve; 0 without object frames."""
+    if not bool(has_object.any()):
+        return 0.0
+    return float(curves[has_object].mean(0).max())
+
+
 class MaskJF(Metric):
-    """J (mean IoU, empty-GT rule) and F (β² = 0.3, max of the dataset-mean curve) of binary masks."""
+    """J and F of binary masks, per video as AVSBench (module docstring); ``f_pooled`` as a variant."""
 
     full_state_update = False
     higher_is_better = True
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._acc = _JFAccumulator(self, "")
+        add_string_state(self, "video")
+        self.add_state("j", default=[], dist_reduce_fx="cat")
+        self.add_state("curves", default=[], dist_reduce_fx="cat")  # flattened (N·255,)
+        self.add_state("has_object", default=[], dist_reduce_fx="cat")
 
     def update(self, predictions: list[dict], targets: list[dict]) -> None:
-        """Targets ``{"mask": (H, W) bool}``; predictions ``{"mask": bool or probability map}``."""
+        """Targets ``{"mask": (H, W) bool, "video"?: str}``; predictions ``{"mask": bool or probability map}``."""
+        videos, js, curves, objects = [], [], [], []
         for pred, target in zip(predictions, targets):
             gt = _target_mask(target)
-            self._acc.add(_prob(pred, gt), gt)
+            prob = _prob(pred, gt)
+            video = target.get("video")
+            videos.append(str(video) if video not in (None, "") else "")  # "": a video of its own
+            js.append(mask_j(prob, gt))
+            curves.append(f_curve(prob, gt))
+            objects.append(bool(gt.any()))
+        append_strings(self, "video", videos)
+        f64 = torch.float64
+        self.j.append(torch.tensor(js, dtype=f64, device=self.device))
+        flat = torch.cat(curves) if curves else torch.zeros(0, dtype=f64)
+        self.curves.append(flat.to(self.device))
+        self.has_object.append(torch.tensor(objects, dtype=torch.bool, device=self.device))
 
     def compute(self) -> dict[str, float]:
-        """``{"j", "f"}``."""
-        j, f = self._acc.read()
-        return {"j": j, "f": f}
+        """``{"j", "f", "f_pooled"}``."""
+        videos = read_strings(self, "video")
+        if not videos:
+            return {"j": float("nan"), "f": float("nan"), "f_pooled": float("nan")}
+        j = cat_state(self.j, torch.float64)
+        curves = cat_state(self.curves, torch.float64).reshape(len(videos), len(F_THRESHOLDS))
+        has_object = cat_state(self.has_object, torch.bool)
+        groups: dict[str | int, list[int]] = {}
+        for i, video in enumerate(videos):
+            groups.setdefault(video or i, []).append(i)
+        per_j = [float(j[idx].mean()) for idx in groups.values()]
+        per_f = [video_f(curves[idx], has_object[idx]) for idx in groups.values()]
+        return {
+            "j": sum(per_j) / len(per_j),
+            "f": sum(per_f) / len(per_f),
+            "f_pooled": video_f(curves, has_object),
+        }
 
 
 class RefAVSScores(Metric):
@@ -181,59 +228,83 @@ class RefAVSScores(Metric):
         return out
 
 
-def _class_scores(p: torch.Tensor, g: torch.Tensor) -> tuple[float, float] | None:
-    """IoU and hard-mask F of one class's predicted and target masks; None if the class is absent."""
-    inter, union = float((p & g).sum()), float((p | g).sum())
-    if union == 0:
-        return None
-    precision = torch.tensor(inter / float(p.sum()) if p.any() else 0.0, dtype=torch.float64)
-    recall = torch.tensor(inter / float(g.sum()) if g.any() else 0.0, dtype=torch.float64)
-    return inter / union, float(f_score(precision, recall))
-
-
 class SemanticMaskScores(Metric):
-    """AVSS per-class mIoU and F over label-carrying masks (module docstring)."""
+    """AVSBench-semantic mIoU and F over all classes, background counted (module docstring).
+
+    ``classes``: the class names by index, index 0 the background (AVSBench: 71 classes).
+    """
 
     full_state_update = False
     higher_is_better = True
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, classes: tuple[str, ...], **kwargs) -> None:
         super().__init__(**kwargs)
-        add_string_state(self, "cls")
-        self.add_state("iou", default=[], dist_reduce_fx="cat")
-        self.add_state("fs", default=[], dist_reduce_fx="cat")
+        if len(classes) < 2:
+            raise ValueError(f"SemanticMaskScores needs background plus at least one class, got {classes!r}")
+        self.classes = tuple(classes)
+        self._index = {label_key(c): i for i, c in enumerate(self.classes)}
+        n, f64 = len(self.classes), torch.float64
+        for name in ("iou_sum", "f_sum", "count"):
+            self.add_state(name, default=torch.zeros(n, dtype=f64), dist_reduce_fx="sum")
+
+    def class_map(self, pred: dict, shape: tuple[int, int]) -> torch.Tensor:
+        """The predicted (H, W) class-index map; -1 (no class) everywhere for an unusable prediction.
+
+        ``pred["mask"]`` is either an integer class map, or a probability map per ``<mask>`` (``(K, H, W)``,
+        or ``(H, W)`` for one) whose classes are ``pred["classes"]`` (names): a pixel takes the class of
+        its most probable mask if that probability exceeds 0.5, else background. Unknown names never win.
+        """
+        none = torch.full(shape, -1, dtype=torch.long)
+        if is_unparseable(pred) or pred.get("mask") is None:
+            return none
+        mask = torch.as_tensor(pred["mask"]).detach().to("cpu")
+        if not mask.is_floating_point() and mask.dtype != torch.bool:
+            mask = mask.long().reshape(mask.shape[-2:]) if mask.ndim >= 2 else None
+            if mask is None:
+                return none
+            if tuple(mask.shape) != tuple(shape):
+                mask = F.interpolate(mask[None, None].double(), size=shape, mode="nearest")[0, 0].long()
+            return mask
+        names = list(pred.get("classes") or [])
+        probs = mask.to(torch.float64)
+        probs = probs[None] if probs.ndim == 2 else probs
+        if probs.ndim != 3 or probs.shape[0] != len(names):
+            return none
+        if tuple(probs.shape[-2:]) != tuple(shape):
+            probs = F.interpolate(probs[None], size=shape, mode="nearest")[0]
+        ids = torch.tensor([self._index.get(label_key(n), -1) for n in names], dtype=torch.long)
+        probs = torch.where((ids >= 0)[:, None, None], probs, torch.zeros_like(probs))
+        best, which = probs.max(0)
+        return torch.where(best > 0.5, ids[which], torch.zeros_like(which))
 
     def update(self, predictions: list[dict], targets: list[dict]) -> None:
-        """Targets ``{"label", "mask"}``; predictions ``{"label", "mask"}``."""
-        classes, ious, fs = [], [], []
+        """Targets ``{"mask": (H, W) class-index map}``; predictions: see :meth:`class_map`."""
+        n = len(self.classes)
+        iou_sum, f_sum, count = (torch.zeros(n, dtype=torch.float64) for _ in range(3))
         for pred, target in zip(predictions, targets):
-            gt = _target_mask(target)
-            prob = _prob(pred, gt)
-            has_pred = prob is not None and isinstance(pred.get("label"), str)
-            pm = prob > 0.5 if has_pred else torch.zeros_like(gt)
-            p_label = label_key(pred["label"]) if has_pred else None
-            for c in {label_key(target["label"]), p_label} - {None}:
-                scores = _class_scores(
-                    pm if p_label == c else torch.zeros_like(gt),
-                    gt if label_key(target["label"]) == c else torch.zeros_like(gt),
-                )
-                if scores is not None:
-                    classes.append(c)
-                    ious.append(scores[0])
-                    fs.append(scores[1])
-        append_strings(self, "cls", classes)
-        self.iou.append(torch.tensor(ious, dtype=torch.float64, device=self.device))
-        self.fs.append(torch.tensor(fs, dtype=torch.float64, device=self.device))
+            gt = torch.as_tensor(target["mask"]).detach().to("cpu").long().squeeze()
+            p = self.class_map(pred, tuple(gt.shape[-2:])).flatten()
+            g = gt.flatten()
+            area = lambda x: torch.bincount(x[(x >= 0) & (x < n)], minlength=n).to(torch.float64)  # noqa: E731
+            inter, area_p, area_g = area(torch.where(p == g, p, -1)), area(p), area(g)
+            union = area_p + area_g - inter
+            iou_sum += inter / (union + 2.220446049250313e-16)
+            count += (union > 0).to(torch.float64)
+            f_sum += f_score(inter / area_p, inter / area_g)  # 0/0 -> NaN -> 0, as the reference
+        self.iou_sum += iou_sum.to(self.iou_sum.device)
+        self.f_sum += f_sum.to(self.f_sum.device)
+        self.count += count.to(self.count.device)
 
     def compute(self) -> dict[str, float]:
-        """``{"miou", "f"}``: class means of per-class sample means."""
-        ious = cat_state(self.iou, torch.float64).tolist()
-        fs = cat_state(self.fs, torch.float64).tolist()
-        per: dict[str, list[tuple[float, float]]] = {}
-        for c, i, f in zip(read_strings(self, "cls"), ious, fs):
-            per.setdefault(c, []).append((i, f))
-        if not per:
-            return {"miou": float("nan"), "f": float("nan")}
-        miou = sum(sum(i for i, _ in v) / len(v) for v in per.values()) / len(per)
-        fmean = sum(sum(f for _, f in v) / len(v) for v in per.values()) / len(per)
-        return {"miou": miou, "f": fmean}
+        """``miou``/``f`` over all classes (official), ``miou_present``/``f_present`` over occurring ones."""
+        count = self.count.to("cpu")
+        present = count > 0
+        iou = torch.nan_to_num(self.iou_sum.to("cpu") / count, nan=0.0)
+        fs = torch.nan_to_num(self.f_sum.to("cpu") / count, nan=0.0)
+        some = bool(present.any())
+        return {
+            "miou": float(iou.mean()),
+            "f": float(fs.mean()),
+            "miou_present": float(iou[present].mean()) if some else float("nan"),
+            "f_present": float(fs[present].mean()) if some else float("nan"),
+        }

@@ -260,11 +260,24 @@ class AVLLM(nn.Module):
         hidden = out.hidden_states[-1]  # (B, L', d)
         size = tuple(mask.shape[-2:]) if mask is not None else (self.config.frame_size,) * 2
         mask_logits, present = self.mask_logits(hidden, sp.input_ids, sp.attention_mask, encoded, size)
-        lm_loss = causal_lm_loss(out.logits, sp.labels, self.config.loss_reduction) if sp.labels is not None else None
+        lm_loss = (
+            causal_lm_loss(out.logits, sp.labels, self.config.loss_reduction)
+            if sp.labels is not None
+            else None
+        )
         m_loss = None
         if mask is not None and mask_logits is not None and bool(present.any()):
             cfg = self.config
-            m_loss = mask_loss(mask_logits[present], mask[present], cfg.mask_bce_weight, cfg.mask_dice_weight)
+            if (
+                mask.dtype == torch.bool
+                and int(self._mask_counts(sp.input_ids, sp.attention_mask).max()) <= 1
+            ):
+                m_loss = mask_loss(
+                    mask_logits[present], mask[present], cfg.mask_bce_weight, cfg.mask_dice_weight
+                )
+            else:  # class-index maps (semantic) or several <mask> per answer
+                logits, targets = self.every_mask(hidden, sp.input_ids, sp.attention_mask, encoded, mask)
+                m_loss = mask_loss(logits, targets, cfg.mask_bce_weight, cfg.mask_dice_weight)
         loss = lm_loss
         if m_loss is not None:
             loss = (
@@ -308,6 +321,40 @@ class AVLLM(nn.Module):
         h = hidden[torch.arange(hidden.shape[0], device=hidden.device), pos]  # (B, d)
         feats = self.media.mask_features(source, self.config.mask_source_frame)  # (B, P, c)
         return self.mask_head(h, feats, size), present
+
+    def _mask_counts(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B,) number of ``<mask>`` tokens per sequence."""
+        return ((ids == self.mask_token_id) & attention_mask.bool()).sum(1)
+
+    def every_mask(
+        self,
+        hidden: torch.Tensor,
+        ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        encoded: dict[str, Encoded],
+        mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and binary targets (M, S, S) of every ``<mask>`` token in the batch.
+
+        ``mask`` (B, S, S) holds class indices (0 = background; a bool mask is class 1). The k-th ``<mask>``
+        of a sample is the mask of its k-th foreground class in index order (the semantic answer names the
+        classes in that order); a ``<mask>`` beyond its sample's classes gets an empty target.
+        """
+        b_idx, pos = ((ids == self.mask_token_id) & attention_mask.bool()).nonzero(as_tuple=True)  # (M,)
+        source = encoded.get("image") or encoded.get("video")
+        feats = self.media.mask_features(source, self.config.mask_source_frame)[b_idx]  # (M, P, c)
+        logits = self.mask_head(hidden[b_idx, pos], feats, tuple(mask.shape[-2:]))  # (M, S, S)
+        classes = mask.long()
+        targets = torch.zeros_like(logits, dtype=torch.bool)
+        seen: dict[int, int] = {}
+        for m, b in enumerate(b_idx.tolist()):
+            k = seen.get(b, 0)
+            seen[b] = k + 1
+            present = torch.unique(classes[b])
+            present = present[present != 0]
+            if k < len(present):
+                targets[m] = classes[b] == present[k]
+        return logits, targets
 
     # ------------------------------------------------------------------ generation / io
     @torch.no_grad()

@@ -21,7 +21,8 @@ __all__ = ["GenerationResult", "greedy_generate"]
 
 @dataclass
 class GenerationResult:
-    """texts: decoded outputs; token_ids: (B, n) generated ids (pad after eos); masks: per sample (S, S) or None."""
+    """texts: decoded outputs; token_ids: (B, n) generated ids (pad after eos); masks: per sample (S, S) for
+    one ``<mask>``, (K, S, S) for K > 1 (one map per ``<mask>``, in order: semantic segmentation), or None."""
 
     texts: list[str]
     token_ids: torch.Tensor
@@ -80,7 +81,7 @@ def greedy_generate(
             output_hidden_states=with_masks,
         )
     done = torch.zeros(B, dtype=torch.bool, device=device)
-    mask_hidden = [None] * B
+    mask_hidden: list[list[torch.Tensor]] = [[] for _ in range(B)]
     generated: list[torch.Tensor] = []
     for step in range(max_new_tokens):
         nxt = out.logits[:, -1].argmax(-1)  # (B,)
@@ -102,8 +103,7 @@ def greedy_generate(
             )
         if with_masks:
             for b in is_mask.nonzero().flatten().tolist():
-                if mask_hidden[b] is None:
-                    mask_hidden[b] = out.hidden_states[-1][b, -1]  # (d,) hidden state at the <mask> token
+                mask_hidden[b].append(out.hidden_states[-1][b, -1])  # (d,) hidden state at this <mask>
         if done.all():
             break
     ids = torch.stack(generated, 1) if generated else torch.empty(B, 0, dtype=torch.long, device=device)
@@ -131,16 +131,19 @@ def _decode(model, row: list[int]) -> str:
     return tok.decode([t for t in row if t not in drop], skip_special_tokens=False)
 
 
-def _masks(model, mask_hidden: list, encoded: dict) -> list[torch.Tensor | None]:
-    """(S, S) probability maps for samples that generated ``<mask>``; None elsewhere."""
+def _masks(model, mask_hidden: list[list[torch.Tensor]], encoded: dict) -> list[torch.Tensor | None]:
+    """Probability maps of the generated ``<mask>`` tokens: (S, S) for one, (K, S, S) for K; None for none."""
     source = encoded.get("image") or encoded.get("video")
-    rows = [b for b, h in enumerate(mask_hidden) if h is not None]
     result: list[torch.Tensor | None] = [None] * len(mask_hidden)
+    rows = [b for b, hs in enumerate(mask_hidden) for _ in hs]  # sample of each <mask>
     if model.mask_head is None or source is None or not rows:
         return result
-    h = torch.stack([mask_hidden[b] for b in rows])  # (k, d)
-    feats = model.media.mask_features(source, model.config.mask_source_frame)[rows]  # (k, P, c)
-    probs = model.mask_head(h, feats, (model.config.frame_size,) * 2).sigmoid()  # (k, S, S)
-    for i, b in enumerate(rows):
-        result[b] = probs[i]
+    h = torch.stack([h for hs in mask_hidden for h in hs])  # (M, d)
+    feats = model.media.mask_features(source, model.config.mask_source_frame)[rows]  # (M, P, c)
+    probs = model.mask_head(h, feats, (model.config.frame_size,) * 2).sigmoid()  # (M, S, S)
+    start = 0
+    for b, hs in enumerate(mask_hidden):
+        if hs:
+            result[b] = probs[start] if len(hs) == 1 else probs[start : start + len(hs)]
+            start += len(hs)
     return result

@@ -9,6 +9,11 @@ one residual 3×3 conv, and the logit at a patch is q·f / sqrt(k) + b, upsample
 
 Loss (as Crab's, binary tasks): ``bce_weight * BCE(pixel mean) + dice_weight * Dice`` with
 Dice = 1 - (2 Σ σ(x)·y + 1) / (Σ σ(x) + Σ y + 1) per sample, both averaged over samples.
+
+Semantic segmentation (AVSS) reuses the same head: the answer names each class followed by its own
+``<mask>``, so the head decodes one binary mask per ``<mask>`` and the class travels in the text
+(``AVLLM.every_mask``). Decision: unlike Crab's 71-way pixel classifier, no class count is baked into the
+head, and binary and semantic tasks share every weight.
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ Official layout under ``--src`` (``AVSBench_semantic/``)::
     <label>/<uid>/audio.wav
 
 One sample per annotated frame, files stored as they are: ``jpg`` = the frame, ``mask.png`` = the
-``labels_rgb`` palette mask (``meta["mask_format"] = "avsbench_rgb_palette"``; the class of a
-pixel is its palette colour), ``wav`` = the clip's audio. Target ``{"label": a_obj}``.
+``labels_rgb`` palette mask (``meta["mask_format"] = "avsbench_rgb_palette"``), ``wav`` = the clip's
+audio. The json target is ``{"label": a_obj}``; the shard reader decodes ``mask.png`` through the
+AVSBench palette (``crabplus.tasks.families.AVSBENCH_PALETTE``: 71 colours, black = background) into
+``target["mask"]``, an (H, W) map of class indices, so AVSS is scored as semantic segmentation.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from crabplus.data.converters._media import find_media
 from crabplus.data.converters._readers import check_split, iter_csv
 from crabplus.data.converters._registry import register
 from crabplus.data.converters._sample import Sample
+from crabplus.tasks.families import AVSBENCH_MASK_FORMAT
 
 __all__ = ["read_avss"]
 
@@ -61,7 +64,7 @@ def read_avss(src: Path, split: str) -> Iterator[Sample]:
                     "subset": subset,
                     "frame": i,
                     "num_frames": _FRAMES[subset],
-                    "mask_format": "avsbench_rgb_palette",
+                    "mask_format": AVSBENCH_MASK_FORMAT,
                 },
                 target={"label": row["a_obj"]},
                 media={"image": frame, "mask": base / "labels_rgb" / f"{i}.png", "audio": audio},

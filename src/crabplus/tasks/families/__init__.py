@@ -3,6 +3,7 @@
 Registered tasks (one file each in ``crabplus.tasks``) are instances of these classes.
 """
 
+from crabplus.tasks.families.avsbench_classes import AVSBENCH_CLASSES, AVSBENCH_MASK_FORMAT, AVSBENCH_PALETTE
 from crabplus.tasks.families.box_prompt import BoxFillSegmenter, Segmenter, masks_from_box_prompts
 from crabplus.tasks.families.captioning import CaptionTask
 from crabplus.tasks.families.grounding import GroundingTask
@@ -14,6 +15,9 @@ from crabplus.tasks.families.segmentation import SegmentationTask
 from crabplus.tasks.families.tagging import TaggingTask
 
 __all__ = [
+    "AVSBENCH_CLASSES",
+    "AVSBENCH_MASK_FORMAT",
+    "AVSBENCH_PALETTE",
     "BoxFillSegmenter",
     "CaptionTask",
     "DenseLocalisationTask",
