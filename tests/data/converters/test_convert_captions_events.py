@@ -22,9 +22,14 @@ def test_valor32k_shards(tmp_path, media, put_file, read_shards):
 
 
 @pytest.mark.unit
-def test_valor32k_missing_desc_names_record(tmp_path, put_file):
+def test_valor32k_missing_video_id_names_record_and_empty_desc_is_skipped(tmp_path, put_file):
     put_file(tmp_path / "desc_train.json", json.dumps([{"video_id": "a", "desc": "x"}, {"video_id": "b"}]))
-    with pytest.raises(AnnotationError, match=r"desc_train\.json, record 1: missing field\(s\) \['desc'\]"):
+    skip = list(read_valor32k(tmp_path, "train"))[1]
+    assert (skip.origin[1], skip.reason) == ("record 1", "empty caption")
+    put_file(tmp_path / "desc_train.json", json.dumps([{"desc": "x"}]))
+    with pytest.raises(
+        AnnotationError, match=r"desc_train\.json, record 0: missing field\(s\) \['video_id'\]"
+    ):
         list(read_valor32k(tmp_path, "train"))
 
 

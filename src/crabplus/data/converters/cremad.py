@@ -14,6 +14,10 @@ CREMA-D has no official split. Decision: a speaker-independent split by actor id
 A file ``<split>.txt`` under ``--src`` (one clip name per line) overrides the rule for that split.
 
 Target ``{"label": emotion name}``; meta ``{"actor", "sentence", "level"}``.
+
+The clips the CREMA-D README flags as not showing what their name says (:data:`FLAGGED_CLIPS`: no audio,
+no duration, or the whole sentence in every emotion) are skipped, reason ``clip flagged in the dataset
+README``.
 """
 
 from __future__ import annotations
@@ -25,9 +29,18 @@ from crabplus.data.converters._errors import AnnotationError
 from crabplus.data.converters._media import find_media
 from crabplus.data.converters._readers import check_split, iter_lines
 from crabplus.data.converters._registry import register
-from crabplus.data.converters._sample import Sample
+from crabplus.data.converters._sample import Sample, Skip
 
-__all__ = ["read_cremad", "CREMAD_EMOTIONS", "cremad_split_of"]
+__all__ = ["read_cremad", "CREMAD_EMOTIONS", "cremad_split_of", "FLAGGED_CLIPS"]
+
+#: Clips the dataset's README lists as wrong for their file name (video and audio alike).
+FLAGGED_CLIPS = {
+    "1076_MTI_NEU_XX": "very short, no audio",
+    "1076_MTI_SAD_XX": "error picture, no audio, very short",
+    "1064_TIE_SAD_XX": "file has no duration",
+    "1064_IEO_DIS_MD": "one minute holding every emotion of the sentence",
+}
+FLAGGED = "clip flagged in the dataset README"
 
 CREMAD_EMOTIONS = {
     "ANG": "anger",
@@ -46,7 +59,7 @@ def cremad_split_of(actor: int) -> str:
 
 
 @register("cremad", tasks=("cremad",), splits=_SPLITS)
-def read_cremad(src: Path, split: str) -> Iterator[Sample]:
+def read_cremad(src: Path, split: str) -> Iterator[Sample | Skip]:
     """CREMA-D: AudioWAV/<Actor>_<Sentence>_<EMO>_<Level>.wav names + VideoFlash/*.flv or VideoMP4/*.mp4."""
     check_split(split, _SPLITS, "cremad")
     audio_dir = src / "AudioWAV"
@@ -66,6 +79,9 @@ def read_cremad(src: Path, split: str) -> Iterator[Sample]:
         if listed is not None and name not in listed:
             continue
         if listed is None and split != "all" and cremad_split_of(actor) != split:
+            continue
+        if name in FLAGGED_CLIPS:
+            yield Skip("cremad", (wav, "file name"), FLAGGED, FLAGGED_CLIPS[name])
             continue
         video = find_media([src / "VideoMP4" / f"{name}.mp4", src / "VideoFlash" / f"{name}.flv"])
         yield Sample(

@@ -3,7 +3,7 @@
 Official layout under ``--src`` (the DFEW release; the clip folder name is from memory)::
 
     EmoLabel_DataSplit/train(single-labeled)/set_<k>.csv    k = 1..5, columns video_name, label
-    EmoLabel_DataSplit/test(single-labeled)/set_<k>.csv
+    EmoLabel_DataSplit/test(single-labeled)/set_<k>.csv     (``train_single-labeled/`` is accepted too)
     Clip/original/<video_name>.mp4     video_name zero-padded to 5 digits (00001.mp4); the unpadded
                                        name, .avi clips and a flat clips/ or original/ folder are
                                        accepted too
@@ -48,7 +48,10 @@ def read_dfew(src: Path, split: str) -> Iterator[Sample]:
     """DFEW: EmoLabel_DataSplit/{train,test}(single-labeled)/set_<k>.csv (video_name, label 1-7) + Clip/original/."""
     check_split(split, _SPLITS, "dfew")
     kind, fold = split.rstrip("2345"), split[-1] if split[-1] in "2345" else "1"
-    path = src / "EmoLabel_DataSplit" / f"{kind}(single-labeled)" / f"set_{fold}.csv"
+    labels = src / "EmoLabel_DataSplit"
+    path = find_media(
+        labels / d / f"set_{fold}.csv" for d in (f"{kind}(single-labeled)", f"{kind}_single-labeled")
+    )
     for where, row in iter_csv(path, ("video_name", "label")):
         label_id = row["label"].split(".")[0]  # pandas-written copies may hold "3.0"
         if label_id not in DFEW_EMOTIONS:

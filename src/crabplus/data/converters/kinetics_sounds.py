@@ -3,10 +3,12 @@
 Kinetics-Sounds has no annotation file of its own: it is a class subset of Kinetics-400 whose clips are
 downloaded by the user. Two layouts are read under ``--src``:
 
-1. Kinetics split list (preferred when present): ``<split>.csv`` with the Kinetics columns
-   ``label, youtube_id, time_start, time_end`` [, ``split``]; clips at
+1. Kinetics split list (preferred when present): ``<split>.csv`` (``validate.csv`` for ``val``, as the
+   Kinetics release names it) with the Kinetics columns ``label, youtube_id, time_start, time_end``
+   [, ``split``, ``is_cc``], labels with spaces quoted (``"air drumming"``); restrict it to the
+   Kinetics-Sounds classes before converting. Clips at
    ``<split>/<label>/<youtube_id>_<time_start:06d>_<time_end:06d>.mp4`` (the naming of the Kinetics
-   downloader) or ``<split>/<youtube_id>_<...>.mp4``.
+   downloader; the label folder with spaces or with ``_``) or ``<split>/<youtube_id>_<...>.mp4``.
 2. Class folders: ``<split>/<class name>/<clip>.<ext>`` (any video extension in ``VIDEO_EXTS``),
    the class name being the folder name; folders and files are read in sorted order.
 
@@ -33,7 +35,9 @@ _SPLITS = ("train", "val", "test")
 def read_kinetics_sounds(src: Path, split: str) -> Iterator[Sample]:
     """Kinetics-Sounds: <split>.csv (label, youtube_id, time_start, time_end) or <split>/<class>/ folders."""
     check_split(split, _SPLITS, "kinetics_sounds")
-    listing = src / f"{split}.csv"
+    listing = find_media(
+        [src / f"{split}.csv", src / "validate.csv"] if split == "val" else [src / f"{split}.csv"]
+    )
     if listing.is_file():
         yield from _from_csv(src, split, listing)
         return
@@ -53,7 +57,8 @@ def _from_csv(src: Path, split: str, path: Path) -> Iterator[Sample]:
         start = int(as_float(row["time_start"], "time_start", path, where))
         end = int(as_float(row["time_end"], "time_end", path, where))
         clip = f"{row['youtube_id']}_{start:06d}_{end:06d}"
-        video = find_media([src / split / row["label"] / f"{clip}.mp4", src / split / f"{clip}.mp4"])
+        folders = dict.fromkeys((row["label"], row["label"].replace(" ", "_"), ""))
+        video = find_media(src / split / folder / f"{clip}.mp4" for folder in folders)
         yield Sample(
             origin=(path, where),
             task="ks",

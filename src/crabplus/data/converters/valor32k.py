@@ -7,7 +7,9 @@ Official layout under ``--src``::
 
 Each JSON record: ``video_id`` (YouTube id with the clip's start/end, e.g. ``abc_30.000_40.000``),
 ``desc`` (the audio-visual caption). Target ``{"text": desc}``. Keys replace the dots of ``video_id``
-with ``_`` (webdataset keys cannot hold dots); ``meta["video_id"]`` keeps the original.
+with ``_`` (webdataset keys cannot hold dots); ``meta["video_id"]`` keeps the original. A record with an
+empty caption is skipped (``empty caption``); VALOR-32K has one caption per clip, so a clip listed twice
+with different captions is a ``duplicate key with conflicting annotation``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from crabplus.data.converters._errors import AnnotationError
 from crabplus.data.converters._media import find_media
 from crabplus.data.converters._readers import check_split, read_json, require_fields
 from crabplus.data.converters._registry import register
-from crabplus.data.converters._sample import Sample
+from crabplus.data.converters._sample import Sample, Skip
 
 __all__ = ["read_valor32k"]
 
@@ -27,7 +29,7 @@ _SPLITS = ("train", "val", "test")
 
 
 @register("valor32k", tasks=("avcap",), splits=_SPLITS)
-def read_valor32k(src: Path, split: str) -> Iterator[Sample]:
+def read_valor32k(src: Path, split: str) -> Iterator[Sample | Skip]:
     """VALOR-32K captions: desc_{train,val,test}.json (video_id, desc) + videos/<video_id>.mp4."""
     check_split(split, _SPLITS, "valor32k")
     name = f"desc_{split}.json"
@@ -38,8 +40,11 @@ def read_valor32k(src: Path, split: str) -> Iterator[Sample]:
         raise AnnotationError(path, "", f"expected a JSON list of captions, got {type(records).__name__}")
     for i, rec in enumerate(records):
         where = f"record {i}"
-        require_fields(rec, ("video_id", "desc"), path, where)
+        require_fields(rec, ("video_id",), path, where)
         vid = str(rec["video_id"])
+        if not str(rec.get("desc") or "").strip():
+            yield Skip("avcap", (path, where), "empty caption", f"video {vid!r}")
+            continue
         video = find_media([src / "videos" / f"{vid}.mp4", src / f"{vid}.mp4"])
         yield Sample(
             origin=(path, where),
