@@ -5,7 +5,10 @@ COCO PTB tokenizer (which needs Java). BLEU-4 is corpus BLEU (torchmetrics ``ble
 brevity penalty, no smoothing); ROUGE-L is the mean over samples of the LCS F-measure (torchmetrics
 ``rouge_score``). An unparseable prediction is scored as the empty caption.
 
-CIDEr-D (Vedantam et al. 2015, as in pycocoevalcap's ``ciderD``), written here because torchmetrics lacks it.
+CIDEr-D (Vedantam et al. 2015), written here because torchmetrics lacks it. It matches ``CiderScorer`` of
+the COCO caption evaluation (pycocoevalcap's ``cider/cider_scorer.py``, reported there as "CIDEr" but with
+the CIDEr-D clipping and σ = 6 length penalty), given the same tokens; no module of pycocoevalcap is
+called ``ciderD``.
 For n = 1…4, every caption becomes a vector over n-grams with weight ``tf(g) · (log N − log max(1, df(g)))``,
 N = number of samples, ``df(g)`` = number of samples whose references contain g (document frequency is taken
 over the references of the whole evaluated corpus, so the score is corpus-level). Per reference,

@@ -5,7 +5,10 @@ unparseable prediction (or one missing the label key) counts as wrong. Weighted 
 ``f1_score(average="weighted")``: per target class ``F1_c = 2·TP_c / (2·TP_c + FP_c + FN_c)``, weighted by
 the class's share of the targets (classes that appear only in predictions carry weight 0). QA accuracy is
 exact-match on the canonical answer (stricter than MUSIC-AVQA's substring match and its dropping of
-unparseable answers), overall and per ``type`` of the target.
+unparseable answers), overall and per ``type`` of the target. A type ``"<group>/<question type>"`` (as the
+MUSIC-AVQA converter writes ``["Audio-Visual", "Existential"]``) also scores its group: correct answers over
+all of the group's questions, as the official evaluation (``test()`` of MUSIC-AVQA's ``main_avst.py``)
+prints its Audio / Visual / Audio-Visual accuracies beside each question type's.
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ class LabelScores(Metric):
 
 
 class QAAccuracy(Metric):
-    """Exact-match answer accuracy, overall (``accuracy``) and per target type (``accuracy/<type>``)."""
+    """Exact-match answer accuracy, overall (``accuracy``), per target type (``accuracy/<type>``) and per
+    type group (``accuracy/<group>`` for types ``<group>/<name>``, e.g. ``accuracy/audio-visual``)."""
 
     full_state_update = False
     higher_is_better = True
@@ -89,7 +93,7 @@ class QAAccuracy(Metric):
         append_strings(self, "type", [label_key(t.get("type") or "all").replace(" ", "_") for t in targets])
 
     def compute(self) -> dict[str, float]:
-        """``accuracy`` plus ``accuracy/<type>`` for every type seen."""
+        """``accuracy`` plus ``accuracy/<type>`` for every type and ``accuracy/<group>`` for every group seen."""
         hits = cat_state(self.correct, torch.bool).tolist()
         if not hits:
             return {"accuracy": float("nan")}
@@ -97,6 +101,8 @@ class QAAccuracy(Metric):
         by_type: dict[str, list[bool]] = {}
         for kind, hit in zip(read_strings(self, "type"), hits):
             by_type.setdefault(kind, []).append(bool(hit))
+            if "/" in kind:
+                by_type.setdefault(kind.split("/", 1)[0], []).append(bool(hit))
         for kind in sorted(by_type):
             out[f"accuracy/{kind}"] = sum(by_type[kind]) / len(by_type[kind])
         return out
