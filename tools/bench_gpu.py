@@ -8,6 +8,10 @@ too. Without a CUDA device it exits 0 with a message (CI never has one); ``--tin
 a small shape on CPU to check the code path.
 
 Usage (on a GPU machine):  python tools/bench_gpu.py [--layers 28] [--seq 2048] [--batch 1] [--steps 10]
+                                                   [--json results.json]
+
+Each variant is also estimated by ``crabplus plan``'s memory model (the same model built on the meta
+device, activations measured with saved-tensor hooks) and the estimate is printed beside the measured peak.
 
 MFU counts the matmul FLOPs of a frozen-base LoRA step: forward 2·N·T, backward through activations
 2·N·T (no weight gradients for frozen W), plus the adapter's own forward/backward (6·N_adapter·T), over the
@@ -17,6 +21,7 @@ device's dense bf16 peak (H100 SXM: 989 TFLOP/s; H200 the same; override with ``
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -24,6 +29,9 @@ import torch
 from torch import nn
 
 from crabplus.lora import ILoRAConfig, inject
+from crabplus.plan import GIB, StackLoad, StrategySpec, estimate_memory
+from crabplus.plan.activations import saved_bytes
+from crabplus.plan.stacks import find_stacks, measure_stack
 
 
 def build_lm(layers: int, hidden: int, intermediate: int, heads: int, kv_heads: int, vocab: int) -> nn.Module:
@@ -67,7 +75,9 @@ class EncoderShape(nn.Module):
             attn = torch.nn.functional.scaled_dot_product_attention(q, k, v)
             x = x + block.self_attn.out_proj(attn)
             h = block.norm(x)
-            x = x + block.mlp.down_proj(torch.nn.functional.silu(block.mlp.gate_proj(h)) * block.mlp.up_proj(h))
+            x = x + block.mlp.down_proj(
+                torch.nn.functional.silu(block.mlp.gate_proj(h)) * block.mlp.up_proj(h)
+            )
         return x
 
 
@@ -76,7 +86,9 @@ class AVShape(nn.Module):
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__()
-        self.language_model = build_lm(args.layers, args.hidden, args.intermediate, args.heads, args.kv_heads, args.vocab)
+        self.language_model = build_lm(
+            args.layers, args.hidden, args.intermediate, args.heads, args.kv_heads, args.vocab
+        )
         self.audio_encoder = EncoderShape(args.enc_layers, args.enc_width)
         self.vision_encoder = EncoderShape(args.enc_layers, args.enc_width)
         self.audio_connector = nn.Linear(args.enc_width, args.hidden)
@@ -94,14 +106,52 @@ class AVShape(nn.Module):
 def adapter_configs() -> dict[str, ILoRAConfig]:
     llm = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     common = dict(rank=128, alpha=256, dropout=0.1, shared_dropout=True, target_modules=llm)
-    encoders = dict(encoder_target_modules={
-        "audio_encoder": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
-        "vision_encoder": ["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"],
-    })
+    encoders = dict(
+        encoder_target_modules={
+            "audio_encoder": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+            "vision_encoder": ["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"],
+        }
+    )
     return {
         "lora": ILoRAConfig(heads=1, **common, **encoders),
         "ilora": ILoRAConfig(heads=3, **common, **encoders),
     }
+
+
+def plan_estimate(args: argparse.Namespace, config: ILoRAConfig, dtype: torch.dtype) -> float:
+    """``crabplus plan``'s memory model for this benchmark's step (GiB): weights, adapter gradients and AdamW
+    states in ``dtype``, no sharding, no autocast; activations measured on the meta device per layer."""
+    torch.manual_seed(0)
+    with torch.device("meta"):
+        model = AVShape(args).to(dtype)
+    inject(model, config)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    text = args.seq - args.audio_tokens - args.video_tokens
+    loads = []
+    for stack, layer, component in find_stacks(model):  # the LM's decoder layers
+        measure_stack(stack, layer, component, dtype)
+        loads.append(
+            StackLoad(
+                stack.layer_class, stack.layers, stack.width, stack.bytes_per_token, args.seq, stack.params
+            )
+        )
+    for name, tokens in (("audio_encoder", args.audio_tokens), ("vision_encoder", args.video_tokens)):
+        encoder = getattr(model, name)  # stand-in encoder: measured whole, one "layer" of all its blocks
+        per_token = saved_bytes(
+            encoder, lambda m, x: m(x), tokens, args.enc_width, dtype, input_requires_grad=False
+        )
+        loads.append(StackLoad(name, 1, args.enc_width, per_token / tokens, tokens, 0))
+    # this benchmark's loss: bf16 logits of the whole sequence, fp32 copies of the text part for logsumexp
+    # (kept for backward, plus its gradient), the bf16 gradient of the whole logits in the backward
+    size = torch.empty(0, dtype=dtype).element_size()
+    head = args.vocab * (8 * text + size * args.seq)  # per sample
+    estimate = estimate_memory(
+        total_params=total, trainable_params=trainable, weight_bytes=size, compute_bytes=size,
+        strategy=StrategySpec.named("single", 1), stacks=loads, lm_tokens=args.seq, vocab=args.vocab,
+        micro_batch=args.batch, head_bytes=head,
+    )  # fmt: skip
+    return estimate.total / GIB
 
 
 def measure(args: argparse.Namespace, config: ILoRAConfig, device: torch.device, dtype: torch.dtype) -> dict:
@@ -115,7 +165,9 @@ def measure(args: argparse.Namespace, config: ILoRAConfig, device: torch.device,
     optimizer = torch.optim.AdamW(trainable, lr=1e-4)
     audio = torch.randn(args.batch, args.audio_tokens, args.enc_width, device=device, dtype=dtype)
     video = torch.randn(args.batch, args.video_tokens, args.enc_width, device=device, dtype=dtype)
-    ids = torch.randint(0, args.vocab, (args.batch, args.seq - args.audio_tokens - args.video_tokens), device=device)
+    ids = torch.randint(
+        0, args.vocab, (args.batch, args.seq - args.audio_tokens - args.video_tokens), device=device
+    )
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -140,6 +192,7 @@ def measure(args: argparse.Namespace, config: ILoRAConfig, device: torch.device,
         "tokens_per_s": tokens / seconds,
         "mfu": flops / seconds / (args.peak_tflops * 1e12),
         "peak_gib": peak,
+        "plan_estimate_gib": plan_estimate(args, config, dtype),
         "adapter_params_m": adapter / 1e6,
         "step_s": seconds,
     }
@@ -163,6 +216,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--peak_tflops", type=float, default=989.0)
+    parser.add_argument(
+        "--json", default=None, help="also write the results (and the device) to this JSON file"
+    )
     args = parser.parse_args(argv)
     if args.tiny:
         args.layers, args.hidden, args.intermediate, args.heads, args.kv_heads = 2, 128, 256, 4, 2
@@ -183,17 +239,30 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = measure(args, cfg, device, dtype)
         if device.type == "cuda":
             torch.cuda.empty_cache()  # the previous variant's model is gone once measure() returns
-    print(f"device: {torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}; dtype {dtype}; "
-          f"LM {args.layers}x{args.hidden}; seq {args.seq} x batch {args.batch}")
-    print("| variant | adapter params (M) | step (s) | tokens/s | MFU | peak memory (GiB) |")
-    print("|---|---|---|---|---|---|")
+    device_name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+    print(
+        f"device: {device_name}; dtype {dtype}; LM {args.layers}x{args.hidden}; seq {args.seq} x batch {args.batch}"
+    )
+    print(
+        "| variant | adapter params (M) | step (s) | tokens/s | MFU | peak memory (GiB) | plan estimate (GiB) |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['adapter_params_m']:.1f} | {r['step_s']:.3f} | {r['tokens_per_s']:.0f} | "
-              f"{r['mfu']:.1%} | {r['peak_gib']:.1f} |")
+        print(
+            f"| {name} | {r['adapter_params_m']:.1f} | {r['step_s']:.3f} | {r['tokens_per_s']:.0f} | "
+            f"{r['mfu']:.1%} | {r['peak_gib']:.2f} | {r['plan_estimate_gib']:.2f} |"
+        )
     lora, ilora = results["lora"], results["ilora"]
-    print(f"ratios I-LoRA / LoRA: step time {ilora['step_s'] / lora['step_s']:.3f}x, "
-          f"tokens/s {ilora['tokens_per_s'] / lora['tokens_per_s']:.3f}x, "
-          f"peak memory {ilora['peak_gib'] / lora['peak_gib']:.3f}x")
+    print(
+        f"ratios I-LoRA / LoRA: step time {ilora['step_s'] / lora['step_s']:.3f}x, "
+        f"tokens/s {ilora['tokens_per_s'] / lora['tokens_per_s']:.3f}x, "
+        f"peak memory {ilora['peak_gib'] / lora['peak_gib']:.3f}x"
+    )
+    if args.json:
+        record = {"device": device_name, "dtype": str(dtype), "args": vars(args), "results": results,
+                  "torch": torch.__version__}  # fmt: skip
+        with open(args.json, "w") as handle:
+            json.dump(record, handle, indent=2)
     return 0
 
 

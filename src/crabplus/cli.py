@@ -36,7 +36,7 @@ TOOL_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "transfer": ("crabplus.transfer.cli", "single-task baselines, transfer reports and pairwise matrices"),
     "eval-all": ("crabplus.evaluate.eval_all", "evaluate configured checkpoints on every configured task"),
     "plan": (
-        "crabplus.train.plan.cli",
+        "crabplus.plan.cli",
         "parameter counts, tokens per task and memory per device of a config (no weights)",
     ),
 }

@@ -10,6 +10,7 @@ from crabplus.model._config import AVLLMConfig
 from crabplus.model._connectors import MLPConnector, PoolConnector, QFormerConnector
 from crabplus.model._generate import GenerationResult
 from crabplus.model._io import load_avllm
+from crabplus.model._layers import LAYER_MODULES
 from crabplus.model._mask_head import MaskHead, dice_loss, mask_loss
 from crabplus.model._presets import (
     AUDIO_TOWERS,
@@ -36,6 +37,7 @@ __all__ = [
     "AVLLMConfig",
     "AVLLMOutput",
     "GRAMMAR_TOKENS",
+    "LAYER_MODULES",
     "GenerationResult",
     "MASK_TOKEN",
     "MLPConnector",

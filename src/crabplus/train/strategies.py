@@ -21,21 +21,9 @@ from collections.abc import Iterable, Sequence
 from torch import nn
 from torch.distributed.fsdp.wrap import ModuleWrapPolicy
 
-__all__ = ["DEFAULT_LAYERS", "LAYER_MODULES", "LayerWrapPolicy", "resolve_layer_classes"]
+from crabplus.model import LAYER_MODULES
 
-#: transformer layer class name -> the transformers module defining it (presets: crab-llama2 uses Llama
-#: + CLIP/SigLIP + Whisper; qwen2.5-omni-7b the Omni thinker's decoder, audio and vision layers; Qwen2
-#: covers Qwen2-based LMs).
-LAYER_MODULES: dict[str, str] = {
-    "LlamaDecoderLayer": "transformers.models.llama.modeling_llama",
-    "Qwen2DecoderLayer": "transformers.models.qwen2.modeling_qwen2",
-    "CLIPEncoderLayer": "transformers.models.clip.modeling_clip",
-    "SiglipEncoderLayer": "transformers.models.siglip.modeling_siglip",
-    "WhisperEncoderLayer": "transformers.models.whisper.modeling_whisper",
-    "Qwen2_5OmniDecoderLayer": "transformers.models.qwen2_5_omni.modeling_qwen2_5_omni",
-    "Qwen2_5OmniAudioEncoderLayer": "transformers.models.qwen2_5_omni.modeling_qwen2_5_omni",
-    "Qwen2_5OmniVisionBlock": "transformers.models.qwen2_5_omni.modeling_qwen2_5_omni",
-}
+__all__ = ["DEFAULT_LAYERS", "LAYER_MODULES", "LayerWrapPolicy", "resolve_layer_classes"]
 
 #: every known layer: a model that lacks some of them simply has no units of those classes.
 DEFAULT_LAYERS: tuple[str, ...] = tuple(LAYER_MODULES)

@@ -21,10 +21,10 @@ from omegaconf import OmegaConf
 
 from crabplus.lora import ILoRAConfig, inject
 from crabplus.model import PRESETS, WeightsPathError, build_avllm, check_weights_path, set_trainable
-from crabplus.train.plan.memory import GIB, StackLoad, StrategySpec, estimate_memory
-from crabplus.train.plan.params import count_groups
-from crabplus.train.plan.stacks import find_stacks, measure_stack
-from crabplus.train.plan.tokens import task_tokens
+from crabplus.plan.memory import GIB, StackLoad, StrategySpec, estimate_memory
+from crabplus.plan.params import count_groups
+from crabplus.plan.stacks import find_stacks, measure_stack
+from crabplus.plan.tokens import task_tokens
 
 __all__ = ["DEVICE_MEMORY_GIB", "main", "plan"]
 

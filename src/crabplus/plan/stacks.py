@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from crabplus.train.plan.activations import saved_bytes
-from crabplus.train.strategies import LAYER_MODULES
+from crabplus.model import LAYER_MODULES
+from crabplus.plan.activations import saved_bytes
 
 __all__ = ["Stack", "find_stacks", "measure_stack"]
 

@@ -13,7 +13,7 @@ import time
 import pytest
 from tests.train._launch import REPO, base_env
 
-from crabplus.train.plan import load_config, plan
+from crabplus.plan.cli import load_config, plan
 
 SCALE = REPO / "configs" / "scale"
 
