@@ -1,12 +1,18 @@
-"""Continual audio-video pre-training study on the synthetic world (issue G acceptance).
+"""Continual audio-video pre-training study on the synthetic world, over several seeds.
 
-Trains sequential fine-tuning, experience replay, STELLA without selection and STELLA on a stream of
+For every seed (which draws the synthetic world, the model init, the data order and the selection):
+trains sequential fine-tuning, experience replay, STELLA without selection and STELLA on a stream of
 synthetic domains (disjoint class groups), evaluates zero-shot retrieval on every seen domain after
 each step, and measures one step's activation memory (saved-tensor bytes) for every method at equal
-batch size. Prints one table, writes rows to `<out>/continual_results.{json,csv}` (transfer-store
-schema) and, when `crabplus.transfer` offers a results store, to it as well.
+batch size. Per seed, rows go to `<out>/seed<s>/continual_results.{json,csv}` (transfer-store schema)
+and to the results store. The report (mean ± std over seeds, and STELLA against each baseline with the
+within-noise rule of `crabplus.studies.report`) goes to stdout, `<out>/table.md` and `--doc` (default
+docs/continual_study.md, which the README links).
 
-Usage: OMP_NUM_THREADS=1 python tools/continual_study.py [--steps 150] [--out runs/continual]
+`--reuse` takes a seed's results from `<out>/seed<s>/summary.json` when its settings match, so seeds
+can be run one at a time and tabulated together.
+
+Usage: OMP_NUM_THREADS=1 python tools/continual_study.py [--steps 150] [--seeds 0 1 2] [--out runs/continual]
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import argparse
 import csv
 import json
 import logging
+import statistics
 import time
 import warnings
 from pathlib import Path
@@ -27,8 +34,10 @@ from crabplus.continual.memory import step_activation_bytes
 from crabplus.continual.pretrainer import ContinualAVPretrainer
 from crabplus.continual.scenario import ScenarioConfig, fingerprint, result_rows, run_method
 from crabplus.data.synth import CLASS_NAMES, SynthWorld, WorldConfig
+from crabplus.studies.report import NOISE_RULE, compare, plus_minus
 
 METHODS = ("finetune", "er", "stella_noselect", "stella")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,8 +54,14 @@ def parse_args() -> argparse.Namespace:
         default=1.0,
         help="InfoNCE weight (paper 0.1; the tiny model needs a stronger contrastive signal in 150 steps)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default="runs/continual", help="output folder (results and clip cache)")
+    p.add_argument(
+        "--doc",
+        default=str(ROOT / "docs" / "continual_study.md"),
+        help="the repository copy of the report (the README links it); 'none' to skip",
+    )
+    p.add_argument("--reuse", action="store_true", help="reuse a seed's summary.json when its settings match")
     p.add_argument("--store", default=None, help="results store (default <out>/results.sqlite)")
     return p.parse_args()
 
@@ -61,28 +76,52 @@ def measure_memory(domain_media: dict, backbone: BackboneConfig, stella: StellaC
     return out
 
 
-def print_table(results: list, memory: dict) -> None:
-    head = f"{'method':<16}{'A a2v R@1/5/10':>20}{'F a2v R@1/5/10':>20}{'A v2a R@1/5/10':>20}{'F v2a R@1/5/10':>20}"
-    head += f"{'act. MB/step':>14}{'time s':>8}"
-    print(head)
-    print("-" * len(head))
-    for r in results:
-        s = r.summary
-        cells = [
-            "/".join(f"{s[f'{q}/{d}_r{k}']:.1f}" for k in (1, 5, 10))
-            for d in ("a2v", "v2a")
-            for q in ("A", "F")
-        ]
-        print(
-            f"{r.method:<16}"
-            + "".join(f"{c:>20}" for c in cells)
-            + f"{memory[r.method] / 2**20:>14.2f}{r.seconds:>8.0f}"
-        )
-    drop = 1 - memory["stella"] / memory["stella_noselect"]
-    print(f"\nactivation memory, STELLA vs STELLA without selection (equal batch): -{100 * drop:.1f}%")
-    fin = next(r for r in results if r.method == "finetune").summary
-    st = next(r for r in results if r.method == "stella").summary
-    print(f"forgetting (mean R@1/5/10, a2v): finetune {fin['F/a2v_mean']:.2f}  stella {st['F/a2v_mean']:.2f}")
+def report(per_seed: dict[int, dict], args: argparse.Namespace, minutes: float) -> str:
+    """Markdown: A and F (mean over R@1/5/10, %) per direction, memory and time, mean ± std over seeds."""
+    seeds = sorted(per_seed)
+
+    def values(method: str, key: str) -> list[float]:
+        return [per_seed[s]["methods"][method]["summary"][key] for s in seeds]
+
+    def memory(method: str) -> list[float]:
+        return [per_seed[s]["memory"][method] / 2**20 for s in seeds]
+
+    def seconds(method: str) -> list[float]:
+        return [per_seed[s]["methods"][method]["seconds"] for s in seeds]
+
+    keys = ("A/a2v_mean", "F/a2v_mean", "A/v2a_mean", "F/v2a_mean")
+    lines = [
+        "# Continual audio-video pre-training study",
+        "",
+        "Generated by `python tools/continual_study.py`; do not edit by hand.",
+        "",
+        f"{args.domains} domains of disjoint classes, {args.steps} steps each, batch {args.batch} (+{args.batch} "
+        f"replayed), buffer {args.memory}, contrastive weight {args.contrastive_weight}; zero-shot retrieval "
+        f"on every seen domain ({args.test} test clips per domain: chance R@1/5/10 = "
+        f"{100 / args.test:.1f}/{500 / args.test:.1f}/{1000 / args.test:.1f}). A = average recall after the "
+        "last domain, F = average forgetting (textbook definition), both in % and averaged over R@1/5/10; "
+        "memory = bytes autograd saves for backward in one step at equal batch. "
+        f"Mean ± std over seeds {seeds}; wall time {minutes:.1f} min (one CPU thread).",
+        "",
+        "| method | A a2v | F a2v | A v2a | F v2a | act. MB/step | time s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for method in METHODS:
+        cells = [plus_minus(values(method, k), 1) for k in keys]
+        cells += [plus_minus(memory(method), 2), plus_minus(seconds(method), 0)]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += ["", f"STELLA against each method (Δ of means; {NOISE_RULE})", ""]
+    lines += [
+        "| STELLA − | Δ A a2v | Δ F a2v | Δ A v2a | Δ F v2a | Δ act. MB/step |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method in METHODS[:-1]:
+        cells = [compare(values("stella", k), values(method, k), 1)[1] for k in keys]
+        cells.append(compare(memory("stella"), memory(method), 2)[1])
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    drop = 1 - statistics.fmean(memory("stella")) / statistics.fmean(memory("stella_noselect"))
+    lines += ["", f"Activation memory, STELLA vs STELLA without selection (equal batch): −{100 * drop:.1f}%."]
+    return "\n".join(lines) + "\n"
 
 
 def write_rows(rows: list[dict], out: Path) -> None:
@@ -94,7 +133,9 @@ def write_rows(rows: list[dict], out: Path) -> None:
         writer.writerows(rows)
 
 
-def write_store(rows: list[dict], path: Path, groups: list[list[str]], args: argparse.Namespace) -> None:
+def write_store(
+    rows: list[dict], path: Path, groups: list[list[str]], args: argparse.Namespace, seed: int
+) -> None:
     """Rows into the transfer results store (split "test": held-out retrieval clips).
 
     The store's `runs.kind` admits only single_task / multitask; a continual stream is registered as
@@ -108,35 +149,37 @@ def write_store(rows: list[dict], path: Path, groups: list[list[str]], args: arg
         first = next(r for r in rows if r["run_id"] == run_id)
         variant = run_id.rsplit("-seed", 1)[0]
         store.register_run(
-            RunInfo(run_id, first["fingerprint"], "multitask", tasks, variant, args.seed, vars(args))
+            RunInfo(run_id, first["fingerprint"], "multitask", tasks, variant, seed, vars(args))
         )
     store.add_results(ResultRow(**r, split="test") for r in rows)
 
 
-def main() -> None:
-    args = parse_args()
-    torch.set_num_threads(1)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="lightning")
+def run_seed(seed: int, args: argparse.Namespace, out: Path) -> dict:
+    """All methods on one seed's stream; writes rows and returns {"settings", "methods", "memory"}."""
     t0 = time.perf_counter()
     backbone, stella = (
         BackboneConfig(),
         StellaConfig(memory_size=args.memory, contrastive_weight=args.contrastive_weight),
     )
-    sched = ScenarioConfig(steps_per_domain=args.steps, batch_size=args.batch, seed=args.seed)
-    world = SynthWorld(WorldConfig(num_classes=len(CLASS_NAMES), seed=args.seed))
+    sched = ScenarioConfig(steps_per_domain=args.steps, batch_size=args.batch, seed=seed)
+    world = SynthWorld(WorldConfig(num_classes=len(CLASS_NAMES), seed=seed))
     groups = default_domains(CLASS_NAMES, args.domains)
     domains = build_domains(
         world, groups, args.train, args.test, backbone, cache_dir=Path(args.out) / "cache"
     )
-    print(f"domains: {[' '.join(g) for g in groups]}  (built in {time.perf_counter() - t0:.0f}s)")
+    print(f"seed {seed} domains: {[' '.join(g) for g in groups]}  (built in {time.perf_counter() - t0:.0f}s)")
     memory = measure_memory(domains[0].train, backbone, stella, args.batch)
-    results, rows = [], []
+    methods, rows = {}, []
+    fp = fingerprint(backbone, stella, sched)
     for method in METHODS:
         result = run_method(method, domains, backbone, stella, sched)
-        results.append(result)
-        fp = fingerprint(backbone, stella, sched)
-        rows += result_rows(result, domains, f"continual-{method}-seed{args.seed}", fp)
+        methods[method] = {"summary": result.summary, "seconds": result.seconds}
+        print(
+            f"  {method}: A/F a2v {result.summary['A/a2v_mean']:.1f}/{result.summary['F/a2v_mean']:.1f}"
+            f"  {result.seconds:.0f}s",
+            flush=True,
+        )
+        rows += result_rows(result, domains, f"continual-{method}-seed{seed}", fp)
         rows.append(
             dict(
                 rows[-1],
@@ -146,11 +189,46 @@ def main() -> None:
                 higher_is_better=False,
             )
         )
-    print_table(results, memory)
-    write_rows(rows, Path(args.out))
-    store = Path(args.store or Path(args.out) / "results.sqlite")
-    write_store(rows, store, groups, args)
-    print(f"\nrows -> {args.out}/continual_results.csv and {store}   total {time.perf_counter() - t0:.0f}s")
+    write_rows(rows, out)
+    write_store(rows, Path(args.store or Path(args.out) / "results.sqlite"), groups, args, seed)
+    wall = time.perf_counter() - t0
+    summary = {"settings": settings(args, seed), "methods": methods, "memory": memory, "wall_s": wall}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def settings(args: argparse.Namespace, seed: int) -> dict:
+    """What determines a seed's results (the key `--reuse` matches on)."""
+    keys = ("steps", "domains", "train", "test", "batch", "memory", "contrastive_weight")
+    return {"seed": seed, **{k: getattr(args, k) for k in keys}}
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(1)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    t0 = time.perf_counter()
+    per_seed = {}
+    for seed in args.seeds:
+        out = Path(args.out) / f"seed{seed}"
+        cached = out / "summary.json"
+        if (
+            args.reuse
+            and cached.exists()
+            and json.loads(cached.read_text())["settings"] == settings(args, seed)
+        ):
+            per_seed[seed] = json.loads(cached.read_text())
+            print(f"seed {seed}: reused {cached}")
+            continue
+        per_seed[seed] = run_seed(seed, args, out)
+    minutes = sum(s["wall_s"] for s in per_seed.values()) / 60
+    text = report(per_seed, args, minutes)
+    print(text)
+    (Path(args.out) / "table.md").write_text(text)
+    if args.doc != "none":
+        Path(args.doc).write_text(text)
+    print(f"total {time.perf_counter() - t0:.0f}s")
 
 
 if __name__ == "__main__":
