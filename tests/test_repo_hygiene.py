@@ -19,7 +19,15 @@ ABSOLUTE = re.compile(
 )
 # Markdown files the code writes (reports), not documents it cites.
 SECTION_SIGN = "\u00a7"  # "section N" of some note: always a citation
-WRITTEN_REPORTS = {"transfer.md", "comparison.md", "eval_all.md", "table.md", "demo_results.md"}
+WRITTEN_REPORTS = {
+    "transfer.md",
+    "comparison.md",
+    "eval_all.md",
+    "table.md",
+    "demo_results.md",
+    "balance_study.md",
+    "continual_study.md",
+}
 
 
 def tracked_files() -> list[Path]:

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch.cli import LightningCLI
 
-from crabplus.balance import encoder_features, linear_probe_accuracy
+from crabplus.studies.balance import encoder_features, linear_probe_accuracy
 from crabplus.studies.report import NOISE_RULE, compare, plus_minus
 
 ROOT = Path(__file__).resolve().parents[1]

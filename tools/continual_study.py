@@ -28,12 +28,12 @@ from pathlib import Path
 
 import torch
 
-from crabplus.continual.config import BackboneConfig, StellaConfig
-from crabplus.continual.domains import build_domains, default_domains
-from crabplus.continual.memory import step_activation_bytes
-from crabplus.continual.pretrainer import ContinualAVPretrainer
-from crabplus.continual.scenario import ScenarioConfig, fingerprint, result_rows, run_method
 from crabplus.data.synth import CLASS_NAMES, SynthWorld, WorldConfig
+from crabplus.studies.continual.config import BackboneConfig, StellaConfig
+from crabplus.studies.continual.domains import build_domains, default_domains
+from crabplus.studies.continual.memory import step_activation_bytes
+from crabplus.studies.continual.pretrainer import ContinualAVPretrainer
+from crabplus.studies.continual.scenario import ScenarioConfig, fingerprint, result_rows, run_method
 from crabplus.studies.report import NOISE_RULE, compare, plus_minus
 
 METHODS = ("finetune", "er", "stella_noselect", "stella")

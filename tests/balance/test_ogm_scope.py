@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crabplus.balance import OGMGE, AVClassifier, ForwardOutputs, branch_from_logits, scoped_parameters
+from crabplus.balance import OGMGE, ForwardOutputs, branch_from_logits, scoped_parameters
+from crabplus.studies.balance import AVClassifier
 
 pytestmark = pytest.mark.unit
 ALPHA = 0.8

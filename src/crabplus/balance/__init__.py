@@ -1,4 +1,4 @@
-"""crabplus.balance: multi-loss modality balancing (MLB) and baselines, as loss wrappers plus a callback.
+"""crabplus.balance: the modality-balancing strategy library (MLB and baselines) that training uses.
 
 MLB: Kontras et al., BMVC 2024; OGM-GE: Peng et al., CVPR 2022.
 
@@ -8,7 +8,8 @@ MLB: Kontras et al., BMVC 2024; OGM-GE: Peng et al., CVPR 2022.
 - `ModalityBalanceCallback`: calls the strategy before each optimizer step and logs ``balance/coef/<m>``.
 - Pure rules: `mlb_coefficients`, `ogm_coefficients`, `PhaseOut`; the in-graph route `grad_scale`.
 - AV-LLM: `dropped_modality_outputs` builds the branches from modality-dropped forward passes.
-- The small study setting: `AVClassifier`, `AVClassifierModule`, `SynthAVDataModule`.
+
+The classifier study that compares these strategies lives in `crabplus.studies.balance`.
 """
 
 from crabplus.balance._branches import (
@@ -27,7 +28,6 @@ from crabplus.balance._coefficients import (
     ogm_coefficients,
     others_over_self,
 )
-from crabplus.balance._data import AVTensorDataset, SynthAVDataModule, batch_labels, collate_av
 from crabplus.balance._grad import (
     ScaleHandle,
     add_ge_noise,
@@ -36,20 +36,11 @@ from crabplus.balance._grad import (
     scale_learning_rates,
 )
 from crabplus.balance._llm import dropped_modality_outputs
-from crabplus.balance._model import FUSIONS, AudioEncoder, AVClassifier, AVOutputs, VideoEncoder
-from crabplus.balance._module import AVClassifierModule
-from crabplus.balance._probe import encoder_features, linear_probe_accuracy
 from crabplus.balance._strategy import MLB, OGMGE, BalanceStrategy, FusedOnly, MultiLoss, scoped_parameters
 
 __all__ = [
-    "FUSIONS",
     "MLB",
     "OGMGE",
-    "AVClassifier",
-    "AVClassifierModule",
-    "AVOutputs",
-    "AVTensorDataset",
-    "AudioEncoder",
     "BalanceStrategy",
     "Branch",
     "ForwardOutputs",
@@ -58,19 +49,13 @@ __all__ = [
     "MultiLoss",
     "PhaseOut",
     "ScaleHandle",
-    "SynthAVDataModule",
-    "VideoEncoder",
     "add_ge_noise",
-    "batch_labels",
     "branch_from_logits",
     "branch_from_sequence_loss",
-    "collate_av",
     "dropped_modality_outputs",
-    "encoder_features",
     "find_modality_parameters",
     "global_scores",
     "grad_scale",
-    "linear_probe_accuracy",
     "mlb_coefficient",
     "mlb_coefficients",
     "ogm_coefficients",

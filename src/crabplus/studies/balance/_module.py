@@ -17,11 +17,15 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
-from crabplus.balance._branches import ForwardOutputs, branch_from_logits
-from crabplus.balance._callback import ModalityBalanceCallback
-from crabplus.balance._data import batch_labels
-from crabplus.balance._model import AVClassifier
-from crabplus.balance._strategy import BalanceStrategy, FusedOnly
+from crabplus.balance import (
+    BalanceStrategy,
+    ForwardOutputs,
+    FusedOnly,
+    ModalityBalanceCallback,
+    branch_from_logits,
+)
+from crabplus.studies.balance._data import batch_labels
+from crabplus.studies.balance._model import AVClassifier
 
 __all__ = ["AVClassifierModule"]
 
@@ -70,7 +74,9 @@ class AVClassifierModule(pl.LightningModule):
         labels = batch_labels(batch, self.class_names)  # (B,)
         handles = self.balance.handles if self.balance.route == "graph" else None
         out = self.model(batch["audio"], batch["video"], handles)
-        slices = None if out.slices is None else {m: branch_from_logits(z, labels) for m, z in out.slices.items()}
+        slices = (
+            None if out.slices is None else {m: branch_from_logits(z, labels) for m, z in out.slices.items()}
+        )
         return ForwardOutputs(
             fused=branch_from_logits(out.fused, labels),
             unimodal={m: branch_from_logits(z, labels) for m, z in out.unimodal.items()},

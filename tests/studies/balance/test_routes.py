@@ -3,15 +3,19 @@
 import pytest
 import torch
 
-from crabplus.balance import FUSIONS, MLB, AVClassifier, ForwardOutputs, branch_from_logits
+from crabplus.balance import MLB, ForwardOutputs, branch_from_logits
+from crabplus.studies.balance import FUSIONS, AVClassifier
 
 pytestmark = pytest.mark.unit
 
 
 def _batch(b=6, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return {"audio": torch.randn(b, 8, 12, generator=g), "video": torch.rand(b, 2, 3, 8, 8, generator=g),
-            "label": torch.randint(0, 4, (b,), generator=g)}
+    return {
+        "audio": torch.randn(b, 8, 12, generator=g),
+        "video": torch.rand(b, 2, 3, 8, 8, generator=g),
+        "label": torch.randint(0, 4, (b,), generator=g),
+    }
 
 
 def _grads(model, fusion, route, batches, scale=1.0):
@@ -19,11 +23,15 @@ def _grads(model, fusion, route, batches, scale=1.0):
     mlb = MLB(alpha=2.0, beta_max=4.0, route=route)
     model.zero_grad()
     for batch in batches:
+
         def fwd(bt):
             out = model(bt["audio"], bt["video"], mlb.handles if route == "graph" else None)
             y = bt["label"]
-            return ForwardOutputs(fused=branch_from_logits(out.fused, y),
-                                  unimodal={m: branch_from_logits(z, y) for m, z in out.unimodal.items()})
+            return ForwardOutputs(
+                fused=branch_from_logits(out.fused, y),
+                unimodal={m: branch_from_logits(z, y) for m, z in out.unimodal.items()},
+            )
+
         (mlb.losses(fwd, batch)["loss"] * scale).backward()
     mlb.on_before_optimizer_step(model.modality_parameters())
     return {n: p.grad.clone() for n, p in model.named_parameters()}, mlb.coefficients

@@ -21,11 +21,11 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from crabplus.continual.config import BackboneConfig, StellaConfig
-from crabplus.continual.domains import DomainClips
-from crabplus.continual.module import AVPretrainModule
-from crabplus.continual.pretrainer import ContinualAVPretrainer
-from crabplus.continual.retrieval import KS, continual_summary, retrieval_recall
+from crabplus.studies.continual.config import BackboneConfig, StellaConfig
+from crabplus.studies.continual.domains import DomainClips
+from crabplus.studies.continual.module import AVPretrainModule
+from crabplus.studies.continual.pretrainer import ContinualAVPretrainer
+from crabplus.studies.continual.retrieval import KS, continual_summary, retrieval_recall
 
 __all__ = ["ScenarioConfig", "ScenarioResult", "ClipDataset", "evaluate_domain", "run_method", "result_rows"]
 

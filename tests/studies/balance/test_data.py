@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from crabplus.balance import SynthAVDataModule, batch_labels
 from crabplus.data.synth import CLASS_NAMES, SynthWorld, WorldConfig
+from crabplus.studies.balance import SynthAVDataModule, batch_labels
 
 pytestmark = pytest.mark.integration
 

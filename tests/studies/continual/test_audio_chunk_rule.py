@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from crabplus.continual import chunk_keep_mask, select_audio_chunks
+from crabplus.studies.continual import chunk_keep_mask, select_audio_chunks
 
 pytestmark = pytest.mark.unit
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
-from crabplus.continual.avm import AVMatching
-from crabplus.continual.backbone import AVBackbone
-from crabplus.continual.correlation import replay_correlation_fast
-from crabplus.continual.importance import patch_importance, query_summary, top_candidates
+from crabplus.studies.continual.avm import AVMatching
+from crabplus.studies.continual.backbone import AVBackbone
+from crabplus.studies.continual.correlation import replay_correlation_fast
+from crabplus.studies.continual.importance import patch_importance, query_summary, top_candidates
 
 __all__ = ["ClipScores", "score_clips", "prune_probabilities"]
 

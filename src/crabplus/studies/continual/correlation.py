@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from crabplus.continual.importance import query_summary
+from crabplus.studies.continual.importance import query_summary
 
 __all__ = ["replay_correlation", "replay_correlation_fast"]
 

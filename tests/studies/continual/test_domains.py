@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from crabplus.continual import BackboneConfig
-from crabplus.continual.domains import build_domains, default_domains
 from crabplus.data.synth import CLASS_NAMES, SynthWorld, WorldConfig
+from crabplus.studies.continual import BackboneConfig
+from crabplus.studies.continual.domains import build_domains, default_domains
 
 
 @pytest.mark.unit

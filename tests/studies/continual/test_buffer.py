@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from crabplus.continual import ReservoirBuffer
+from crabplus.studies.continual import ReservoirBuffer
 
 pytestmark = pytest.mark.unit
 

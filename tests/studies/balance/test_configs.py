@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 from lightning.pytorch.cli import LightningCLI
 
-from crabplus.balance import MLB, OGMGE, AVClassifierModule, FusedOnly, MultiLoss, SynthAVDataModule
+from crabplus.balance import MLB, OGMGE, FusedOnly, MultiLoss
+from crabplus.studies.balance import AVClassifierModule, SynthAVDataModule
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs" / "balance").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).resolve().parents[3] / "configs" / "balance").glob("*.yaml"))
 EXPECTED = {"none": FusedOnly, "multiloss": MultiLoss, "ogm_ge": OGMGE, "mlb": MLB}
 
 
@@ -17,9 +18,18 @@ def test_config_set_is_complete():
 
 
 def _cli(path: Path, tmp_path: Path, *extra: str) -> LightningCLI:
-    args = ["--config", str(path), f"--data.init_args.cache_dir={tmp_path}", "--data.init_args.num_train=8",
-            "--data.init_args.num_val=4", "--data.init_args.batch_size=4", "--trainer.logger=false",
-            "--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false", *extra]
+    args = [
+        "--config",
+        str(path),
+        f"--data.init_args.cache_dir={tmp_path}",
+        "--data.init_args.num_train=8",
+        "--data.init_args.num_val=4",
+        "--data.init_args.batch_size=4",
+        "--trainer.logger=false",
+        "--trainer.enable_checkpointing=false",
+        "--trainer.enable_progress_bar=false",
+        *extra,
+    ]
     return LightningCLI(run=False, args=args, save_config_callback=None)
 
 

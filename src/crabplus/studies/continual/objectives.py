@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from crabplus.continual.backbone import gather_tokens
+from crabplus.studies.continual.backbone import gather_tokens
 
 __all__ = ["split_visible", "mae_loss", "info_nce"]
 

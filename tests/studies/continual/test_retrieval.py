@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from crabplus.continual import continual_summary, retrieval_recall
+from crabplus.studies.continual import continual_summary, retrieval_recall
 
 pytestmark = pytest.mark.unit
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from crabplus.continual.config import BackboneConfig
-from crabplus.continual.patches import fit_audio, fit_video
+from crabplus.studies.continual.config import BackboneConfig
+from crabplus.studies.continual.patches import fit_audio, fit_video
 
 __all__ = ["DomainClips", "default_domains", "render_clips", "build_domains"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from crabplus.balance._grad import ScaleHandle, grad_scale
+from crabplus.balance import ScaleHandle, grad_scale
 
 __all__ = ["AVClassifier", "AVOutputs", "AudioEncoder", "FUSIONS", "VideoEncoder"]
 

@@ -19,14 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crabplus.continual.avm import AVMatching
-from crabplus.continual.backbone import AVBackbone
-from crabplus.continual.buffer import ReservoirBuffer
-from crabplus.continual.config import BackboneConfig, StellaConfig, method_config
-from crabplus.continual.objectives import info_nce, mae_loss, split_visible
-from crabplus.continual.patches import fit_audio, fit_video
-from crabplus.continual.scoring import prune_probabilities, score_clips
-from crabplus.continual.selection import select_audio_chunks, select_topk, select_video
+from crabplus.studies.continual.avm import AVMatching
+from crabplus.studies.continual.backbone import AVBackbone
+from crabplus.studies.continual.buffer import ReservoirBuffer
+from crabplus.studies.continual.config import BackboneConfig, StellaConfig, method_config
+from crabplus.studies.continual.objectives import info_nce, mae_loss, split_visible
+from crabplus.studies.continual.patches import fit_audio, fit_video
+from crabplus.studies.continual.scoring import prune_probabilities, score_clips
+from crabplus.studies.continual.selection import select_audio_chunks, select_topk, select_video
 
 __all__ = ["ContinualAVPretrainer"]
 

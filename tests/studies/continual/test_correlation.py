@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from crabplus.continual import query_summary, replay_correlation, replay_correlation_fast
+from crabplus.studies.continual import query_summary, replay_correlation, replay_correlation_fast
 
 pytestmark = pytest.mark.unit
 SQRT2 = math.sqrt(2)

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import lightning as L
 import torch
 
-from crabplus.continual.config import BackboneConfig, StellaConfig
-from crabplus.continual.pretrainer import ContinualAVPretrainer
-from crabplus.continual.retrieval import retrieval_recall
+from crabplus.studies.continual.config import BackboneConfig, StellaConfig
+from crabplus.studies.continual.pretrainer import ContinualAVPretrainer
+from crabplus.studies.continual.retrieval import retrieval_recall
 
 __all__ = ["AVPretrainModule"]
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crabplus.balance._model import AVClassifier
+from crabplus.studies.balance._model import AVClassifier
 
 __all__ = ["encoder_features", "linear_probe_accuracy"]
 

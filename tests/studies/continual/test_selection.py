@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from crabplus.continual import gumbel_keys, select_audio_chunks, select_topk, select_video
+from crabplus.studies.continual import gumbel_keys, select_audio_chunks, select_topk, select_video
 
 pytestmark = pytest.mark.unit
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from crabplus.continual import AVPretrainModule, BackboneConfig, ContinualAVPretrainer, StellaConfig
-from crabplus.continual.memory import saved_activation_bytes, step_activation_bytes
-from crabplus.continual.scenario import ClipDataset
+from crabplus.studies.continual import AVPretrainModule, BackboneConfig, ContinualAVPretrainer, StellaConfig
+from crabplus.studies.continual.memory import saved_activation_bytes, step_activation_bytes
+from crabplus.studies.continual.scenario import ClipDataset
 
-CONFIGS = sorted(Path(__file__).resolve().parents[2].joinpath("configs", "continual").glob("*.yaml"))
+CONFIGS = sorted(Path(__file__).resolve().parents[3].joinpath("configs", "continual").glob("*.yaml"))
 TINY = BackboneConfig(dim=32, heads=2, decoder_dim=32)
 
 

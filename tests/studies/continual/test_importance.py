@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from crabplus.continual import patch_importance, query_summary, top_candidates
+from crabplus.studies.continual import patch_importance, query_summary, top_candidates
 
 pytestmark = pytest.mark.unit
 TAU = 0.4

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from crabplus.continual.config import BackboneConfig
+from crabplus.studies.continual.config import BackboneConfig
 
 __all__ = ["fit_video", "fit_audio", "patchify_video", "patchify_audio"]
 

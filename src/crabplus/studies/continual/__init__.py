@@ -1,4 +1,4 @@
-"""crabplus.continual: continual audio-video pre-training (STELLA) with baselines and a scenario runner.
+"""crabplus.studies.continual: continual audio-video pre-training (STELLA) with baselines and a scenario runner.
 
 Components:
 - `AVBackbone`: tiny CAV-MAE-style backbone; `AVMatching`: the AVM cross-attention;
@@ -10,17 +10,28 @@ Components:
 - `saved_activation_bytes`: activation memory of a step; `retrieval_recall`, `continual_summary`.
 """
 
-from crabplus.continual.avm import AVMatching, AVMOutput
-from crabplus.continual.backbone import AVBackbone
-from crabplus.continual.buffer import ReservoirBuffer
-from crabplus.continual.config import METHODS, BackboneConfig, MethodConfig, StellaConfig, method_config
-from crabplus.continual.correlation import replay_correlation, replay_correlation_fast
-from crabplus.continual.importance import key_importance, patch_importance, query_summary, top_candidates
-from crabplus.continual.memory import saved_activation_bytes
-from crabplus.continual.module import AVPretrainModule
-from crabplus.continual.pretrainer import ContinualAVPretrainer
-from crabplus.continual.retrieval import KS, continual_summary, retrieval_recall
-from crabplus.continual.selection import (
+from crabplus.studies.continual.avm import AVMatching, AVMOutput
+from crabplus.studies.continual.backbone import AVBackbone
+from crabplus.studies.continual.buffer import ReservoirBuffer
+from crabplus.studies.continual.config import (
+    METHODS,
+    BackboneConfig,
+    MethodConfig,
+    StellaConfig,
+    method_config,
+)
+from crabplus.studies.continual.correlation import replay_correlation, replay_correlation_fast
+from crabplus.studies.continual.importance import (
+    key_importance,
+    patch_importance,
+    query_summary,
+    top_candidates,
+)
+from crabplus.studies.continual.memory import saved_activation_bytes
+from crabplus.studies.continual.module import AVPretrainModule
+from crabplus.studies.continual.pretrainer import ContinualAVPretrainer
+from crabplus.studies.continual.retrieval import KS, continual_summary, retrieval_recall
+from crabplus.studies.continual.selection import (
     chunk_keep_mask,
     gumbel_keys,
     select_audio_chunks,

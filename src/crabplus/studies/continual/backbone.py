@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crabplus.continual.config import BackboneConfig
-from crabplus.continual.patches import fit_audio, fit_video, patchify_audio, patchify_video
+from crabplus.studies.continual.config import BackboneConfig
+from crabplus.studies.continual.patches import fit_audio, fit_video, patchify_audio, patchify_video
 
 __all__ = ["Block", "AVBackbone", "gather_tokens"]
 
