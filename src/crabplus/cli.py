@@ -109,7 +109,11 @@ class CrabplusCLI(LightningCLI):
             defaults.append(LearningRateMonitor(logging_interval="step"))
         if isinstance(self.model, AVLLMModule) and not has(TransferCallback):
             # every evaluation of an AV-LLM lands in the results store (runs/results.sqlite)
-            defaults.append(TransferCallback(store=str(Path(config["runs_dir"]) / "results.sqlite")))
+            defaults.append(
+                TransferCallback(
+                    store=str(Path(config["runs_dir"]) / "results.sqlite"), run_name=config["run_name"]
+                )
+            )
         return defaults
 
 

@@ -144,6 +144,7 @@ def test_derived_config_redirects_logs_and_keeps_one_transfer_callback():
         "run_id": "rid",
         "fingerprint": "fp",
         "write_files": False,
+        "run_name": "x",  # the run is named in reports as in its own fit
     }
     data = derived["data"]["init_args"]
     assert data["test_split"] == "val"

@@ -186,7 +186,9 @@ def derive_config(
     kept = [c for c in callbacks if not _is_transfer(c)]
     configured = [c for c in callbacks if _is_transfer(c)]
     transfer_args = dict((configured[0].get("init_args") or {}) if configured else {})
-    transfer_args.update(store=config.store, run_id=run_id, fingerprint=fingerprint, write_files=False)
+    transfer_args.update(
+        store=config.store, run_id=run_id, fingerprint=fingerprint, write_files=False, run_name=spec.name
+    )
     trainer["callbacks"] = [*kept, {"class_path": TRANSFER_CALLBACK, "init_args": transfer_args}]
     derived["trainer"] = trainer
     data = derived.get("data") or {}

@@ -77,6 +77,8 @@ class AVLLMModule(L.LightningModule):
         self.guard = NonFiniteGuard(max_skipped_steps)
         self.metrics = torch.nn.ModuleDict()
         self.task_names: list[str] = []
+        # (task, item key, prediction, target) of the current evaluation, for the results store's items
+        self.eval_items: list[tuple[str, str, dict, dict]] = []
         self.strict_loading = False  # checkpoints hold trainable parts only
 
     # ----- construction -------------------------------------------------------------------------------
@@ -102,7 +104,9 @@ class AVLLMModule(L.LightningModule):
         total = sum(p.numel() for p in self.model.parameters())
         self.print(f"trainable parameters: {self.num_trainable:,} of {total:,} ({self.hparams.trainable})")
         for logger in self.loggers:
-            logger.log_metrics({"params/trainable": float(self.num_trainable), "params/total": float(total)}, 0)
+            logger.log_metrics(
+                {"params/trainable": float(self.num_trainable), "params/total": float(total)}, 0
+            )
 
     # ----- steps -----------------------------------------------------------------------------------------
     def forward(self, batch: dict[str, Any]):
@@ -179,6 +183,8 @@ class AVLLMModule(L.LightningModule):
             return
         predictions = self.predict_batch(batch)
         self.metrics[task].update(predictions, batch["target"])
+        keys = batch.get("key") or [f"{dataloader_idx}:{len(self.eval_items) + i}" for i in range(batch_size)]
+        self.eval_items.extend(zip([task] * batch_size, keys, predictions, batch["target"]))
 
     def predict_batch(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
         """Greedy answers of one task-homogeneous batch, parsed into structured predictions."""
@@ -186,9 +192,12 @@ class AVLLMModule(L.LightningModule):
         # with a mask head, answers holding <mask> get the head's mask (segmentation's Crab route)
         generate = self.model.generate_with_masks if self.model.mask_head is not None else self.model.generate
         generated = generate(
-            batch["prompt"], **media, task_ids=batch.get("task_id"), max_new_tokens=self.hparams.max_new_tokens
+            batch["prompt"],
+            **media,
+            task_ids=batch.get("task_id"),
+            max_new_tokens=self.hparams.max_new_tokens,
         )
-        texts, masks = (generated if isinstance(generated, tuple) else (generated, None))
+        texts, masks = generated if isinstance(generated, tuple) else (generated, None)
         predictions = []
         for i, (name, text) in enumerate(zip(batch["task"], texts)):
             parsed = tasks.get(name).parse(text)
@@ -218,6 +227,12 @@ class AVLLMModule(L.LightningModule):
             self.log_dict(values, sync_dist=False)
         return values
 
+    def on_validation_epoch_start(self) -> None:
+        self.eval_items = []
+
+    def on_test_epoch_start(self) -> None:
+        self.eval_items = []
+
     def on_validation_epoch_end(self) -> None:
         self._log_metrics("val")
 
@@ -226,17 +241,25 @@ class AVLLMModule(L.LightningModule):
 
     # ----- optimisation and checkpoints ------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
-        total = int(self.trainer.estimated_stepping_batches) if self.trainer.max_steps < 0 else self.trainer.max_steps
+        total = (
+            int(self.trainer.estimated_stepping_batches)
+            if self.trainer.max_steps < 0
+            else self.trainer.max_steps
+        )
         optimizer, scheduler = build_optimizer(self.model.parameters(), self.optimizer_config, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
-    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+    def configure_gradient_clipping(
+        self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None
+    ) -> None:
         clip = gradient_clip_val if gradient_clip_val is not None else self.optimizer_config.grad_clip
         if clip:
             self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        trainable = trainable_state_keys(self.model, prefix="model.")  # names as in the state dict, also under FSDP
+        trainable = trainable_state_keys(
+            self.model, prefix="model."
+        )  # names as in the state dict, also under FSDP
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
         # every rank's RNG (a collective: Lightning builds the checkpoint dict on all ranks)
         checkpoint["crabplus"] = {"rng": gather_rng_states(), "skipped_steps": self.guard.skipped}
@@ -258,7 +281,9 @@ class AVLLMModule(L.LightningModule):
 
 
 def _has_two_modalities(batch: dict[str, Any]) -> bool:
-    return batch.get("audio") is not None and (batch.get("video") is not None or batch.get("image") is not None)
+    return batch.get("audio") is not None and (
+        batch.get("video") is not None or batch.get("image") is not None
+    )
 
 
 def drop_modalities(batch: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
@@ -274,7 +299,9 @@ def drop_modalities(batch: dict[str, Any], keep: tuple[str, ...]) -> dict[str, A
     return dropped
 
 
-def per_task_loss(logits: torch.Tensor, labels: torch.Tensor, task_names: list[str]) -> dict[str, torch.Tensor]:
+def per_task_loss(
+    logits: torch.Tensor, labels: torch.Tensor, task_names: list[str]
+) -> dict[str, torch.Tensor]:
     """Mean next-token loss over answer tokens, per task (detached; for logging).
 
     Args:
@@ -295,4 +322,3 @@ def per_task_loss(logits: torch.Tensor, labels: torch.Tensor, task_names: list[s
             summed[task][0] = summed[task][0] + token_loss[i].sum().cpu()
             summed[task][1] = summed[task][1] + valid[i].sum().cpu()
         return {task: total / count.clamp_min(1) for task, (total, count) in summed.items()}
-

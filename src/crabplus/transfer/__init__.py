@@ -5,7 +5,26 @@ the store schema in :mod:`crabplus.transfer._store`; sample budgets in :mod:`cra
 The CLI (``crabplus transfer baselines|report|pairs``) is :func:`crabplus.transfer.cli.main`.
 """
 
-from crabplus.transfer._collect import baselines_for, group_runs, recipe_of, select_runs, summarize_runs
+from crabplus.transfer._bootstrap import (
+    DEFAULT_REPLICATES,
+    Interval,
+    ItemSide,
+    TaskInterval,
+    TransferIntervals,
+    bootstrap_task,
+    combine_tasks,
+    resampled_metrics,
+    verdict,
+)
+from crabplus.transfer._collect import (
+    baselines_for,
+    group_runs,
+    interval_summary,
+    recipe_of,
+    select_runs,
+    split_with_results,
+    summarize_runs,
+)
 from crabplus.transfer._compare import (
     MeanStd,
     TransferReport,
@@ -16,13 +35,29 @@ from crabplus.transfer._compare import (
     summarize,
 )
 from crabplus.transfer._derive import derive_pairs, derive_single_tasks, derive_subset_config
+from crabplus.transfer._items import from_json, item_rows, to_json
 from crabplus.transfer._pairs import PairMatrix, pair_matrix
 from crabplus.transfer._plots import plot_comparison, plot_matrix, plot_transfer_bars
 from crabplus.transfer._recipe import Recipe, fingerprint, recipe_fingerprint
 from crabplus.transfer._report import comparison_markdown, report_markdown, write_comparison, write_report
-from crabplus.transfer._store import DEFAULT_STORE, SCHEMA_VERSION, ResultRow, ResultsStore, RunInfo
+from crabplus.transfer._store import DEFAULT_STORE, SCHEMA_VERSION, ItemRow, ResultRow, ResultsStore, RunInfo
 
 __all__ = [
+    "DEFAULT_REPLICATES",
+    "Interval",
+    "ItemRow",
+    "ItemSide",
+    "TaskInterval",
+    "TransferIntervals",
+    "bootstrap_task",
+    "combine_tasks",
+    "from_json",
+    "interval_summary",
+    "item_rows",
+    "resampled_metrics",
+    "split_with_results",
+    "to_json",
+    "verdict",
     "DEFAULT_STORE",
     "SCHEMA_VERSION",
     "MeanStd",

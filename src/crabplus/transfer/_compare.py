@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from crabplus.transfer._bootstrap import TransferIntervals
+
 __all__ = [
     "MeanStd",
     "TransferReport",
@@ -134,7 +136,9 @@ def compare(multitask: Values, single_task: Values, higher_is_better: Mapping[st
         missing_metrics=missing_metrics,
         undefined=undefined,
         multitask={t: {k: float(v) for k, v in m.items()} for t, m in multitask.items()},
-        single_task={t: {k: float(v) for k, v in single_task[t].items()} for t in multitask if t in single_task},
+        single_task={
+            t: {k: float(v) for k, v in single_task[t].items()} for t in multitask if t in single_task
+        },
         higher_is_better=directions,
     )
 
@@ -176,6 +180,7 @@ class TransferSummary:
     missing: list[str]
     multitask: dict[str, dict[str, float]]
     single_task: dict[str, dict[str, float]]
+    intervals: TransferIntervals | None = None  # paired bootstrap over stored items (``_bootstrap.py``)
 
 
 def summarize(reports: Sequence[TransferReport]) -> TransferSummary:

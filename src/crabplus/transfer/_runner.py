@@ -93,14 +93,20 @@ def default_launcher() -> list[str]:
 
 
 def _has_results(store: ResultsStore, fingerprint: str, kind: str, seed: int | None, split: str) -> bool:
-    return any(store.rows(run_id=r.run_id, split=split)
-               for r in store.runs(kind=kind, fingerprint=fingerprint, seed=seed))
+    return any(
+        store.rows(run_id=r.run_id, split=split)
+        for r in store.runs(kind=kind, fingerprint=fingerprint, seed=seed)
+    )
 
 
 def _add_checkpoint(config: dict[str, Any], dirpath: Path) -> None:
     callbacks = config.setdefault("trainer", {}).setdefault("callbacks", [])
-    callbacks.append({"class_path": CHECKPOINT_CLASS_PATH,
-                      "init_args": {"dirpath": str(dirpath), "save_last": True, "save_top_k": 0}})
+    callbacks.append(
+        {
+            "class_path": CHECKPOINT_CLASS_PATH,
+            "init_args": {"dirpath": str(dirpath), "save_last": True, "save_top_k": 0},
+        }
+    )
 
 
 def plan_runs(
@@ -121,18 +127,35 @@ def plan_runs(
             fp = Recipe.from_config(config).subset(tasks).fingerprint
             suffix = "" if seed is None else f"-s{seed}"
             run_dir = Path(out_dir) / f"{'+'.join(tasks)}-{fp[:8]}{suffix}"
-            derived = derive_subset_config(config, tasks, seed=seed, store=str(store.path), run_dir=str(run_dir))
+            derived = derive_subset_config(
+                config, tasks, seed=seed, store=str(store.path), run_dir=str(run_dir), run_name=run_dir.name
+            )
             if test:
                 _add_checkpoint(derived["config"], run_dir / "checkpoints")
             kind = "single_task" if len(tasks) == 1 else "multitask"
-            plan = PlannedRun(list(tasks), fp, derived["seed"], run_dir, derived["config"],
-                              _has_results(store, fp, kind, derived["seed"], split))
+            plan = PlannedRun(
+                list(tasks),
+                fp,
+                derived["seed"],
+                run_dir,
+                derived["config"],
+                _has_results(store, fp, kind, derived["seed"], split),
+            )
             plan.commands = [[*launcher, "fit", "--config", str(plan.config_path)]]
             if test:
                 # test logs go to <run>/test so the training run's metrics.csv is kept
-                plan.commands.append([*launcher, "test", "--config", str(plan.config_path),
-                                      "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt"),
-                                      "--trainer.default_root_dir", str(run_dir / "test")])
+                plan.commands.append(
+                    [
+                        *launcher,
+                        "test",
+                        "--config",
+                        str(plan.config_path),
+                        "--ckpt_path",
+                        str(run_dir / "checkpoints" / "last.ckpt"),
+                        "--trainer.default_root_dir",
+                        str(run_dir / "test"),
+                    ]
+                )
             plans.append(plan)
     return plans
 

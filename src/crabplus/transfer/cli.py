@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from crabplus.transfer._collect import group_runs, recipe_of, select_runs, summarize_runs
+from crabplus.transfer._bootstrap import DEFAULT_REPLICATES
+from crabplus.transfer._collect import group_runs, recipe_of, select_runs, split_with_results, summarize_runs
 from crabplus.transfer._pairs import pair_matrix
 from crabplus.transfer._plots import plot_matrix
 from crabplus.transfer._recipe import Recipe
@@ -23,22 +24,36 @@ from crabplus.transfer._store import DEFAULT_STORE, ResultsStore
 __all__ = ["build_parser", "main"]
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, split_default: str | None = "val") -> None:
     parser.add_argument("--store", default=DEFAULT_STORE, help="results store (SQLite file)")
-    parser.add_argument("--split", default="val", choices=["val", "test"], help="which results to compare")
+    parser.add_argument(
+        "--split",
+        default=split_default,
+        choices=["val", "test"],
+        help="which results to compare"
+        + ("" if split_default else " (default: test if both sides have it, else val)"),
+    )
 
 
 def _launch_args(parser: argparse.ArgumentParser, out_dir: str) -> None:
     parser.add_argument("--config", required=True, help="the multitask LightningCLI YAML")
     parser.add_argument("--out-dir", default=out_dir, help="where derived configs and runs go")
-    parser.add_argument("--seeds", type=int, nargs="*", default=None,
-                        help="seeds to run (default: the config's seed_everything)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="*",
+        default=None,
+        help="seeds to run (default: the config's seed_everything)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="write the configs, print the commands only")
     parser.add_argument("--test", action="store_true", help="also run `crabplus test` on the last checkpoint")
     parser.add_argument("--jobs", type=int, default=1, help="runs launched at once (default 1)")
     parser.add_argument("--launcher", default=None, help="command that runs crabplus (default: venv script)")
-    parser.add_argument("--no-resolve", action="store_true",
-                        help="read the YAML as is instead of `crabplus fit --print_config` (defaults not filled)")
+    parser.add_argument(
+        "--no-resolve",
+        action="store_true",
+        help="read the YAML as is instead of `crabplus fit --print_config` (defaults not filled)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,12 +62,27 @@ def build_parser() -> argparse.ArgumentParser:
     base = sub.add_parser("baselines", help="derive and run the single-task baselines of a multitask config")
     _launch_args(base, "runs/baselines")
     _common(base)
-    report = sub.add_parser("report", help="transfer of runs (ids, fingerprints or variant labels) vs baselines")
+    report = sub.add_parser(
+        "report",
+        help="transfer of runs (run names, ids, fingerprints or variant labels) vs "
+        "their single-task baselines",
+    )
     report.add_argument("runs", nargs="+", metavar="RUN")
     report.add_argument("--out", default="runs/transfer_report", help="output folder for md/csv/png")
-    report.add_argument("--baseline-from", default=None, metavar="RUN",
-                        help="use this run's recipe for the single-task baselines of every RUN (same baselines)")
-    _common(report)
+    report.add_argument(
+        "--baseline-from",
+        default=None,
+        metavar="RUN",
+        help="use this run's recipe for the single-task baselines of every RUN (same baselines)",
+    )
+    report.add_argument(
+        "--bootstrap",
+        type=int,
+        default=DEFAULT_REPLICATES,
+        metavar="B",
+        help=f"bootstrap replicates of the 95%% intervals (default {DEFAULT_REPLICATES}; 0: none)",
+    )
+    _common(report, split_default=None)
     pairs = sub.add_parser("pairs", help="pairwise transfer matrix from two-task runs")
     _launch_args(pairs, "runs/pairs")
     pairs.add_argument("--run", action="store_true", help="run the missing two-task runs first")
@@ -81,13 +111,37 @@ def _baselines(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     store = ResultsStore(args.store)
+    if not store.path.exists():
+        raise FileNotFoundError(f"results store {store.path} does not exist (pass --store)")
     runs = [run for selector in args.runs for run in select_runs(store, selector)]
     unique = list({r.run_id: r for r in runs}.values())
     baseline = recipe_of(select_runs(store, args.baseline_from)[0], store) if args.baseline_from else None
-    summaries = {label: summarize_runs(store, group, args.split, baseline)
-                 for label, group in group_runs(unique).items()}
+    groups = group_runs(unique)
+    split = args.split
+    if split is None:
+        found = {label: split_with_results(store, group, baseline) for label, group in groups.items()}
+        missing = [label for label, s in found.items() if s is None]
+        if missing:
+            raise ValueError(
+                f"no split with results for both the run and its single-task baselines: "
+                f"{', '.join(missing)} (run `crabplus transfer baselines` with the run's config; "
+                f"add --test for test results)"
+            )
+        split = "test" if all(s == "test" for s in found.values()) else "val"
+        print(f"split: {split} (the split every run and its baselines have results for)")
+    cache: dict = {}
+    summaries = {
+        label: summarize_runs(store, group, split, baseline, args.bootstrap, cache)
+        for label, group in groups.items()
+    }
+    for label, summary in summaries.items():
+        if summary.missing:
+            print(
+                f"{label}: no single-task baseline with {split} results for {', '.join(summary.missing)}"
+                " (left out of Δm)"
+            )
     if len(summaries) == 1:
-        (label, summary), = summaries.items()
+        ((label, summary),) = summaries.items()
         paths = write_report(summary, args.out, title=f"Transfer: {label}")
         print(report_markdown(summary, title=f"Transfer: {label}"))
     else:
@@ -102,13 +156,19 @@ def _pairs(args: argparse.Namespace) -> int:
     recipe = Recipe.from_config(config)
     failures = 0
     if args.run or args.dry_run:
-        subsets = [[a, b] for i, a in enumerate(recipe.tasks) for b in recipe.tasks[i + 1:]]
+        subsets = [[a, b] for i, a in enumerate(recipe.tasks) for b in recipe.tasks[i + 1 :]]
         failures = _plan(args, config, subsets)
     result = pair_matrix(ResultsStore(args.store), recipe, args.split)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plot_matrix(result.tasks, result.matrix, out / "pairs.png", "Pairwise transfer (row trained with column)",
-                "relative change of the row task", percent=True)
+    plot_matrix(
+        result.tasks,
+        result.matrix,
+        out / "pairs.png",
+        "Pairwise transfer (row trained with column)",
+        "relative change of the row task",
+        percent=True,
+    )
     with (out / "pairs.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["task", *result.tasks])

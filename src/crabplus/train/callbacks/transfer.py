@@ -16,6 +16,11 @@ Where the run's identity comes from (first found wins):
   ``config.yaml`` LightningCLI saved in ``trainer.log_dir`` → a config rebuilt from ``pl_module.hparams``,
   the datamodule's hparams and ``trainer.max_steps`` (defaults may differ from the YAML; a warning says so).
 - run id: ``run_id`` argument → ``pl_module.run_id`` → ``<fingerprint[:8]>-<time>-<random>``.
+- run name (how reports name the run): ``run_name`` argument (the CLI passes its ``run_name``) → the name of
+  ``trainer.default_root_dir``.
+Every evaluated item (``pl_module.eval_items``: task, key, prediction, target) goes to the store's ``items``
+table with its own scores, gathered from every rank: the paired bootstrap of ``crabplus transfer report``
+resamples them.
 - metric direction: the ``higher_is_better`` argument (metric or ``task/metric`` keys) →
   ``crabplus.tasks.get(task).higher_is_better``; metrics with no known direction are skipped with a warning.
 Only global rank 0 writes. The callback never changes training.
@@ -45,6 +50,7 @@ from crabplus.transfer import (
     TransferReport,
     baselines_for,
     compare,
+    item_rows,
     summarize,
     write_report,
 )
@@ -62,7 +68,9 @@ def parse_metric_keys(
         parts = key.split("/", 2)  # the metric may hold a slash itself: accuracy/<question type>
         if len(parts) != 3 or parts[0] != split or parts[2] in exclude:
             continue
-        out.setdefault(parts[1], {})[parts[2]] = float(value.item() if isinstance(value, torch.Tensor) else value)
+        out.setdefault(parts[1], {})[parts[2]] = float(
+            value.item() if isinstance(value, torch.Tensor) else value
+        )
     return out
 
 
@@ -94,6 +102,7 @@ class TransferCallback(L.Callback):
         exclude_metrics: metrics never recorded nor compared (``loss`` by default: the task metrics decide).
         out_dir: where ``transfer.*`` go (default: ``trainer.log_dir``).
         write_files: write the markdown/CSV/PNG report (off: log and store only).
+        run_name: the run's name in reports (default: the folder name of ``trainer.default_root_dir``).
     """
 
     def __init__(
@@ -109,7 +118,9 @@ class TransferCallback(L.Callback):
         exclude_metrics: Sequence[str] = ("loss",),
         out_dir: str | None = None,
         write_files: bool = True,
+        run_name: str | None = None,
     ) -> None:
+        self.run_name = run_name
         self.store = ResultsStore(store)
         self.fingerprint, self.kind, self.variant, self.run_id = fingerprint, kind, variant, run_id
         self.higher_is_better = dict(higher_is_better or {})
@@ -139,11 +150,13 @@ class TransferCallback(L.Callback):
         directions = self._directions(values)
         values = {t: {k: v for k, v in m.items() if f"{t}/{k}" in directions} for t, m in values.items()}
         values = {t: m for t, m in values.items() if m}
+        items = _gathered(list(getattr(pl_module, "eval_items", []) or []))
         if not values or not trainer.is_global_zero:
             return
         # in `crabplus test --ckpt_path` the trainer starts at step 0; the module knows the checkpoint's step
         step = max(trainer.global_step, int(getattr(pl_module, "checkpoint_step", 0) or 0))
         self._write_rows(ctx, values, directions, step, split)
+        self._write_items(ctx, [i for i in items if i[0] in values], step, split)
         if (ctx.kind or ("multitask" if len(values) > 1 else "single_task")) != "multitask":
             return
         baselines = self.baselines
@@ -156,8 +169,12 @@ class TransferCallback(L.Callback):
         if self.write_files:
             out = Path(self.out_dir or trainer.log_dir or trainer.default_root_dir)
             stem = "transfer" if split == "val" else "transfer_test"
-            write_report(summarize([report]), out, stem=stem,
-                         title=f"Transfer at step {trainer.global_step} ({ctx.variant})")
+            write_report(
+                summarize([report]),
+                out,
+                stem=stem,
+                title=f"Transfer at step {trainer.global_step} ({ctx.variant})",
+            )
 
     def _directions(self, values: Mapping[str, Mapping[str, float]]) -> dict[str, bool]:
         out = {}
@@ -178,24 +195,63 @@ class TransferCallback(L.Callback):
 
             return bool(tasks.get(task).is_higher_better(metric))  # also accuracy/<type> keys
         except (ImportError, AttributeError, KeyError, TypeError):
-            self._warn_once(f"{task}/{metric}", f"TransferCallback: no direction known for '{task}/{metric}'; "
-                            "pass higher_is_better or register the task. It is left out of the report.")
+            self._warn_once(
+                f"{task}/{metric}",
+                f"TransferCallback: no direction known for '{task}/{metric}'; "
+                "pass higher_is_better or register the task. It is left out of the report.",
+            )
             return None
 
-    def _write_rows(self, ctx: _RunContext, values: Mapping[str, Mapping[str, float]],
-                    directions: Mapping[str, bool], step: int, split: str) -> None:
+    def _write_rows(
+        self,
+        ctx: _RunContext,
+        values: Mapping[str, Mapping[str, float]],
+        directions: Mapping[str, bool],
+        step: int,
+        split: str,
+    ) -> None:
         now = time.time()
         self.store.add_results(
-            ResultRow(ctx.run_id, ctx.fingerprint, task, metric, value, directions[f"{task}/{metric}"], step, now,
-                      split)
-            for task, metrics in values.items() for metric, value in metrics.items()
+            ResultRow(
+                ctx.run_id,
+                ctx.fingerprint,
+                task,
+                metric,
+                value,
+                directions[f"{task}/{metric}"],
+                step,
+                now,
+                split,
+            )
+            for task, metrics in values.items()
+            for metric, value in metrics.items()
         )
+
+    def _write_items(
+        self, ctx: _RunContext, items: list[tuple[str, str, Any, Any]], step: int, split: str
+    ) -> None:
+        from crabplus import tasks
+
+        by_task: dict[str, list[tuple[str, Any, Any]]] = {}
+        for task, key, prediction, target in items:
+            by_task.setdefault(task, []).append((key, prediction, target))
+        for task, rows in by_task.items():
+            keys, predictions, targets = zip(*rows)
+            make_metric = tasks.get(task).make_metric
+            self.store.add_items(
+                ctx.run_id, split, step, item_rows(task, keys, predictions, targets, make_metric)
+            )
 
     def _log(self, trainer: L.Trainer, report: TransferReport, prefix: str) -> None:
         scalars = {f"{prefix}/missing_baselines": float(len(report.missing))}
         if report.task_change:
-            scalars.update({f"{prefix}/delta_m": report.delta_m, f"{prefix}/positive_share": report.positive_share,
-                            f"{prefix}/worst_drop": report.worst_drop})
+            scalars.update(
+                {
+                    f"{prefix}/delta_m": report.delta_m,
+                    f"{prefix}/positive_share": report.positive_share,
+                    f"{prefix}/worst_drop": report.worst_drop,
+                }
+            )
             scalars.update({f"{prefix}/{t}/rel_change": v for t, v in report.task_change.items()})
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=trainer.global_step)
@@ -207,8 +263,9 @@ class TransferCallback(L.Callback):
             rank_zero_warn(message)
 
     # ----- who is this run ----------------------------------------------------------------------------
-    def _resolve(self, trainer: L.Trainer, pl_module: L.LightningModule,
-                 values: Mapping[str, Any]) -> _RunContext:
+    def _resolve(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, values: Mapping[str, Any]
+    ) -> _RunContext:
         if self._context is not None:
             return self._context
         config = self._find_config(trainer, pl_module)
@@ -219,13 +276,24 @@ class TransferCallback(L.Callback):
         variant = self.variant or _variant(config)
         run_id = self.run_id or getattr(pl_module, "run_id", None)
         run_id = run_id or f"{fp[:8]}-{int(time.time())}-{uuid.uuid4().hex[:6]}"
+        name = self.run_name or Path(trainer.default_root_dir).name or None
         seed = _seed(config)
         self._context = _RunContext(run_id, fp, kind, variant, seed, recipe, config)
         if trainer.is_global_zero:
             tasks = tuple(recipe.tasks) if recipe is not None else tuple(values)
-            self.store.register_run(RunInfo(
-                run_id, fp, kind or ("multitask" if len(tasks) > 1 else "single_task"), tasks, variant, seed,
-                config, None if recipe is None else recipe.to_dict()))
+            self.store.register_run(
+                RunInfo(
+                    run_id,
+                    fp,
+                    kind or ("multitask" if len(tasks) > 1 else "single_task"),
+                    tasks,
+                    variant,
+                    seed,
+                    config,
+                    None if recipe is None else recipe.to_dict(),
+                    name=name,
+                )
+            )
         return self._context
 
     def _find_config(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
@@ -237,15 +305,32 @@ class TransferCallback(L.Callback):
             from crabplus.transfer._runner import load_config
 
             return load_config(saved)
-        self._warn_once("config", "TransferCallback: no recipe_config on the module and no saved config.yaml; "
-                        "rebuilding the recipe from hparams (baseline fingerprints may not match the YAML's).")
+        self._warn_once(
+            "config",
+            "TransferCallback: no recipe_config on the module and no saved config.yaml; "
+            "rebuilding the recipe from hparams (baseline fingerprints may not match the YAML's).",
+        )
         datamodule = getattr(trainer, "datamodule", None)
-        return _plain({
-            "model": dict(getattr(pl_module, "hparams", {}) or {}),
-            "data": dict(getattr(datamodule, "hparams", {}) or {}),
-            "trainer": {"max_steps": trainer.max_steps, "accumulate_grad_batches": trainer.accumulate_grad_batches},
-            "seed_everything": os.environ.get("PL_GLOBAL_SEED"),
-        })
+        return _plain(
+            {
+                "model": dict(getattr(pl_module, "hparams", {}) or {}),
+                "data": dict(getattr(datamodule, "hparams", {}) or {}),
+                "trainer": {
+                    "max_steps": trainer.max_steps,
+                    "accumulate_grad_batches": trainer.accumulate_grad_batches,
+                },
+                "seed_everything": os.environ.get("PL_GLOBAL_SEED"),
+            }
+        )
+
+
+def _gathered(items: list[Any]) -> list[Any]:
+    """Every rank's evaluated items, on every rank (one process: the list itself)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return items
+    parts: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(parts, items)
+    return [item for part in parts for item in part or []]
 
 
 def _plain(obj: Any) -> Any:
