@@ -36,6 +36,7 @@ from crabplus.transfer._compare import (
 )
 from crabplus.transfer._derive import derive_pairs, derive_single_tasks, derive_subset_config
 from crabplus.transfer._items import from_json, item_rows, to_json
+from crabplus.transfer._matched import MatchedLoRA, derive_matched_lora, trainable_count
 from crabplus.transfer._pairs import PairMatrix, pair_matrix
 from crabplus.transfer._plots import plot_comparison, plot_matrix, plot_transfer_bars
 from crabplus.transfer._recipe import Recipe, fingerprint, recipe_fingerprint
@@ -43,6 +44,9 @@ from crabplus.transfer._report import comparison_markdown, report_markdown, writ
 from crabplus.transfer._store import DEFAULT_STORE, SCHEMA_VERSION, ItemRow, ResultRow, ResultsStore, RunInfo
 
 __all__ = [
+    "MatchedLoRA",
+    "derive_matched_lora",
+    "trainable_count",
     "DEFAULT_REPLICATES",
     "Interval",
     "ItemRow",

@@ -1,4 +1,4 @@
-"""``crabplus transfer baselines|report|pairs``: the command line of the transfer package.
+"""``crabplus transfer baselines|report|matched|pairs``: the command line of the transfer package.
 
 The top-level ``crabplus`` CLI dispatches ``crabplus transfer ...`` here as ``main(argv)`` with the arguments
 after ``transfer``; this module can also be run as ``python -m crabplus.transfer.cli``.
@@ -14,11 +14,12 @@ from pathlib import Path
 
 from crabplus.transfer._bootstrap import DEFAULT_REPLICATES
 from crabplus.transfer._collect import group_runs, recipe_of, select_runs, split_with_results, summarize_runs
+from crabplus.transfer._matched import derive_matched_lora
 from crabplus.transfer._pairs import pair_matrix
 from crabplus.transfer._plots import plot_matrix
 from crabplus.transfer._recipe import Recipe
 from crabplus.transfer._report import comparison_markdown, report_markdown, write_comparison, write_report
-from crabplus.transfer._runner import execute, load_config, plan_runs, resolve_config
+from crabplus.transfer._runner import execute, load_config, plan_runs, resolve_config, write_config
 from crabplus.transfer._store import DEFAULT_STORE, ResultsStore
 
 __all__ = ["build_parser", "main"]
@@ -83,6 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"bootstrap replicates of the 95%% intervals (default {DEFAULT_REPLICATES}; 0: none)",
     )
     _common(report, split_default=None)
+    matched = sub.add_parser(
+        "matched", help="derive the plain LoRA whose trainable count matches an I-LoRA config"
+    )
+    matched.add_argument("--config", required=True, help="the I-LoRA multitask LightningCLI YAML")
+    matched.add_argument("--out", required=True, help="where the matched-rank LoRA YAML goes")
+    matched.add_argument(
+        "--run-name", default=None, help="run_name of the derived config (default: <name>_matched)"
+    )
+    matched.add_argument("--launcher", default=None, help="command that runs crabplus (default: venv script)")
+    matched.add_argument("--no-resolve", action="store_true", help="read the YAML as is")
     pairs = sub.add_parser("pairs", help="pairwise transfer matrix from two-task runs")
     _launch_args(pairs, "runs/pairs")
     pairs.add_argument("--run", action="store_true", help="run the missing two-task runs first")
@@ -151,6 +162,16 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _matched(args: argparse.Namespace) -> int:
+    config = _config(args)
+    name = args.run_name or f"{config.get('run_name') or 'ilora'}_matched"
+    found = derive_matched_lora(config, run_name=name)
+    write_config(found.config, Path(args.out))
+    print(found.describe())
+    print(f"wrote {args.out} (run_name {name})")
+    return 0
+
+
 def _pairs(args: argparse.Namespace) -> int:
     config = _config(args)
     recipe = Recipe.from_config(config)
@@ -184,7 +205,7 @@ def _pairs(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: ``main(["report", "run-1", "--store", "runs/results.sqlite"])`` → exit status."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    handlers = {"baselines": _baselines, "report": _report, "pairs": _pairs}
+    handlers = {"baselines": _baselines, "report": _report, "matched": _matched, "pairs": _pairs}
     try:
         return handlers[args.command](args)
     except (KeyError, ValueError, FileNotFoundError) as err:
