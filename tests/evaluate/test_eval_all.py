@@ -255,7 +255,7 @@ def tiny_run(tmp_path_factory):
     (root / "fit.yaml").write_text(yaml.safe_dump(config))
     run_lightning(["fit", "--config", str(root / "fit.yaml")])
     run = root / "runs" / "tiny"
-    assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "config.yaml").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "fit" / "config.yaml").is_file()
     return root
 
 
@@ -291,7 +291,7 @@ def test_eval_all_writes_rows_for_every_task_and_the_tables(tiny_run, tmp_path, 
     store = ResultsStore(store_path)
     (info,) = store.runs()
     assert info.run_id.startswith("eval-tiny-") and info.fingerprint == recipe_fingerprint(
-        load_config(run / "config.yaml")
+        load_config(run / "fit" / "config.yaml")
     )
     rows = store.rows(run_id=info.run_id, split="test")
     assert {r.task for r in rows} == set(TASKS)

@@ -94,3 +94,30 @@ def test_module_predictions_carry_the_head_mask(tiny_modular, media) -> None:
     for pred in predictions:
         assert pred["label"] == "drum" and not pred.get("unparseable")
         assert pred["mask"].shape == (32, 32) and 0.0 <= float(pred["mask"].min()) <= float(pred["mask"].max()) <= 1.0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("preset", ["tiny_modular", "tiny_omni"])
+def test_generation_passes_the_cache_under_its_current_name(preset: str, request, media) -> None:
+    """transformers 5 renamed ``past_key_values`` to ``cache``; the old name warned in every process."""
+    import logging
+    import warnings
+
+    model = request.getfixturevalue(preset)
+    m = media(1)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    hf_logger = logging.getLogger("transformers")
+    hf_logger.addHandler(handler)
+    cache_clear = getattr(logging.Logger.warning_once, "cache_clear", None)  # transformers' once-per-process cache
+    if cache_clear is not None:
+        cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            greedy_generate(model, ["Hear <audio>"], audio=m["audio"], max_new_tokens=3)
+    finally:
+        hf_logger.removeHandler(handler)
+    messages = [str(w.message) for w in caught] + [r.getMessage() for r in records]
+    assert not [text for text in messages if "past_key_values" in text or "deprecated" in text.lower()], messages

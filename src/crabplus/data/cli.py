@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from crabplus.overrides import flags_to_dotlist
+
 __all__ = ["main", "build_parser"]
 
 
@@ -25,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="split to write, repeatable or comma-separated (default: all configured)",
     )
     synth.add_argument("--workers", type=int, default=1, help="parallel processes")
-    synth.add_argument("overrides", nargs="*", help="omegaconf dotlist overrides, e.g. splits.train=16")
+    synth.add_argument(
+        "overrides", nargs="*", help="config overrides: --splits.train 16 (or the dotlist splits.train=16)"
+    )
     sub.add_parser(
         "convert", help="convert a public dataset (see `crabplus data convert --help`)", add_help=False
     )
@@ -39,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         from crabplus.data.converters import main as convert_main
 
         return int(convert_main(argv[1:]) or 0)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if argv and argv[0] == "synth":
+        synth_parser = parser._subparsers._group_actions[0].choices["synth"]
+        argv = ["synth", *flags_to_dotlist(argv[1:], synth_parser)]
+    args = parser.parse_args(argv)
     from crabplus.data.synth.generate import load_synth_config, write_synth
 
     try:

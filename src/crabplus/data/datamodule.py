@@ -1,9 +1,11 @@
 """``MultiTaskDataModule``: the weighted, resumable, modality-homogeneous multi-task data pipeline.
 
 Training yields mixed batches (see ``mixture.py`` for the sampling, ``loaders.py`` for the order
-guarantee); validation and test yield one loader per task in ``val_task_names`` order, never mixed.
+guarantee); validation, test and predict yield one loader per task in ``val_task_names`` order, never
+mixed. Only ``fit`` reads the train split: a test-only benchmark (no ``train/`` folder) can be evaluated.
 The mixture state (next batch index, stream positions per worker residue, skip counts) is saved in
-Lightning checkpoints via ``state_dict`` / ``load_state_dict`` and recorded from each consumed batch in
+Lightning checkpoints via ``state_dict`` / ``load_state_dict`` (restored only when resuming ``fit``: a
+checkpoint evaluates on any task set) and recorded from each consumed batch in
 ``on_before_batch_transfer`` (Lightning calls it when a batch is actually used, not when prefetched).
 """
 
@@ -55,7 +57,8 @@ class MultiTaskDataModule(L.LightningDataModule):
         num_batches: batches per training epoch (None = infinite; bound the run with ``max_steps``).
         max_skip_share: share of unusable samples a stream tolerates before the run stops.
         skip_min_samples: samples a stream must have seen before that share is judged.
-        train_split, val_split, test_split: split folder names.
+        train_split, val_split, test_split, predict_split: split folder names (``predict`` reads
+            ``predict_split``, the test split by default).
         task_lookup: ``name -> Task`` (default ``crabplus.tasks.get``).
         cache_decoded: decoded training samples each worker keeps in memory (0 = none); worth it when a
             run revisits a small dataset many times (see ``data/cache.py``).
@@ -77,6 +80,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         train_split: str = "train",
         val_split: str = "val",
         test_split: str = "test",
+        predict_split: str | None = None,
         task_lookup: Callable | None = None,
         cache_decoded: int = 0,
     ):
@@ -87,7 +91,12 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.temperature, self.shuffle_buffer, self.media = temperature, shuffle_buffer, media or MediaSpec()
         self.num_batches, self.splits = (
             num_batches,
-            {"train": train_split, "val": val_split, "test": test_split},
+            {
+                "train": train_split,
+                "val": val_split,
+                "test": test_split,
+                "predict": predict_split or test_split,
+            },
         )
         self.skip = SkipPolicy(max_skip_share, skip_min_samples)
         self.task_lookup = task_lookup or _default_lookup
@@ -117,7 +126,12 @@ class MultiTaskDataModule(L.LightningDataModule):
             raise UnknownTaskError(f"data.tasks: unknown task {name!r} ({err})") from err
 
     def setup(self, stage: str | None = None) -> None:
-        """Read the index files and fix the mixture (cheap; no shard is opened)."""
+        """For ``fit`` (or no stage): read the train index files and fix the mixture (no shard is opened).
+        Evaluation stages read their split's index when their loaders are built."""
+        if stage in (None, "fit"):
+            self._build_mixture()
+
+    def _build_mixture(self) -> None:
         if self.mixture is not None:
             return
         found = [self._source(e, self.splits["train"]) for e in self.entries]
@@ -128,7 +142,7 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     @property
     def task_weights(self) -> dict[str, float]:
-        self.setup()
+        self._build_mixture()
         return dict(zip(self.mixture.tasks, self.mixture.weights))
 
     def _dist(self) -> tuple[int, int]:
@@ -137,7 +151,7 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     # --- loaders -------------------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
-        self.setup()
+        self._build_mixture()
         rank, world = self._dist()
         self._check_resume(world)
         ds = TrainMixtureDataset(
@@ -189,6 +203,9 @@ class MultiTaskDataModule(L.LightningDataModule):
     def test_dataloader(self) -> list[DataLoader]:
         return self._eval_loaders(self.splits["test"])
 
+    def predict_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders(self.splits["predict"])
+
     # --- bookkeeping of consumed batches --------------------------------------------------------
     def on_before_batch_transfer(self, batch, dataloader_idx: int):
         self.observe(batch)
@@ -223,6 +240,11 @@ class MultiTaskDataModule(L.LightningDataModule):
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the mixture's position when resuming ``fit``; ignored when a checkpoint is validated,
+        tested or used to predict (possibly on other tasks or splits: nothing of the mixture is used)."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.state.fn is not None and trainer.state.fn != "fit":
+            return
         if list(state["tasks"]) != self.task_names or state["seed"] != self.seed:
             raise ValueError(
                 f"data state is for tasks {state['tasks']} seed {state['seed']}, "

@@ -1,6 +1,7 @@
 """``crabplus eval-all``: evaluate configured checkpoints on every configured task; one table, three forms.
 
-For each run (a run folder ``runs/<name>/`` with LightningCLI's saved ``config.yaml`` and a checkpoint, or an
+For each run (a run folder ``runs/<name>/`` with the config its last fit saved, ``fit*/config.yaml``, and a
+checkpoint, or an
 explicit ``{name, config, ckpt_path}``) it runs ``crabplus test`` in-process on a *derived* config, reads the
 rows the results store received, scores each task's trivial baseline (:mod:`crabplus.evaluate.trivial`), and
 prints task × metric × run with the baseline as an extra column: Markdown to stdout and
@@ -8,13 +9,13 @@ prints task × metric × run with the baseline as an extra column: Markdown to s
 
 Decisions:
 
-* Derived config, not the run's own: ``crabplus test --config runs/X/config.yaml`` would write its logs into
-  ``runs/X/`` (and Lightning's CSV logger replaces that run's training ``metrics.csv``). The derived config is
+* Derived config, not the run's own: the evaluation's logs belong to eval-all's output, not to the run
+  folder, and its rows must be found again under a known run id. The derived config is
   the saved one with ``runs_dir: <out>``, ``ckpt_path`` set, the task selection as ``eval`` flags (task ids
   and the recipe fingerprint stay those of training) and exactly one ``TransferCallback`` writing to the
   configured store under a known ``run_id``, so the rows of this evaluation can be read back and checked.
   It is kept in ``<out>/configs/<name>.yaml``: ``crabplus test --config`` on it reproduces one run's numbers.
-* The real LightningCLI (``crabplus.cli.run_lightning``) builds module and data module, so ``class_path``
+* The real LightningCLI (``crabplus.train.lightning_cli.run_lightning``) builds module and data module, so ``class_path``
   configs, defaults and the CLI's callbacks behave exactly as in ``crabplus fit``.
 * Every run and checkpoint is checked before the first evaluation: a typo fails in a second, naming the run.
 
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from crabplus.evaluate.table import RunResult, markdown_table, write_csv
+from crabplus.overrides import flags_to_dotlist
+from crabplus.train.run_layout import fit_config_path
 
 __all__ = [
     "EvalAllConfig",
@@ -120,7 +123,7 @@ def resolve_runs(entries: Sequence[Any], checkpoint: str) -> list[RunSpec]:
     specs: list[RunSpec] = []
     for i, entry in enumerate(entries):
         if isinstance(entry, str) and glob.has_magic(entry):
-            folders = sorted(p for p in map(Path, glob.glob(entry)) if (p / "config.yaml").is_file())
+            folders = sorted(p for p in map(Path, glob.glob(entry)) if fit_config_path(p) is not None)
             if not folders:
                 raise EvalAllError(f"runs[{i}]: {entry!r} matches no run folder with a config.yaml")
             specs += [_folder_run(folder, checkpoint, f"runs[{i}]") for folder in folders]
@@ -142,7 +145,8 @@ def resolve_runs(entries: Sequence[Any], checkpoint: str) -> list[RunSpec]:
 def _folder_run(folder: Path, checkpoint: str, where: str) -> RunSpec:
     if not folder.is_dir():
         raise EvalAllError(f"{where}: run folder {folder} does not exist")
-    return _checked(RunSpec(folder.name, folder / "config.yaml", folder / checkpoint), where)
+    config = fit_config_path(folder) or folder / "fit" / "config.yaml"  # missing: _checked says so
+    return _checked(RunSpec(folder.name, config, folder / checkpoint), where)
 
 
 def _explicit_run(entry: dict[str, Any], where: str) -> RunSpec:
@@ -244,8 +248,8 @@ def evaluate_run(spec: RunSpec, config: EvalAllConfig) -> RunResult:
     """``crabplus test`` on the derived config; results read back from the store, trivial baselines beside."""
     import yaml
 
-    from crabplus.cli import run_lightning
     from crabplus.evaluate.trivial import datamodule_trivial_scores
+    from crabplus.train.lightning_cli import run_lightning
     from crabplus.transfer import ResultsStore
     from crabplus.transfer._runner import load_config
 
@@ -297,8 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``crabplus eval-all --config configs/eval_all.yaml [key=value ...]``."""
     parser = argparse.ArgumentParser(prog="crabplus eval-all", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="eval-all YAML (fields: crabplus.evaluate.eval_all.EvalAllConfig)")
-    parser.add_argument("overrides", nargs="*", help="omegaconf dotlist, e.g. out=runs/x 'runs=[runs/a]'")
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    parser.add_argument(
+        "overrides", nargs="*", help="overrides: --out runs/x --runs '[runs/a]' (or the dotlist out=runs/x)"
+    )
+    args = parser.parse_args(flags_to_dotlist(list(sys.argv[1:] if argv is None else argv), parser))
     try:
         config = load_eval_config(args.config, args.overrides)
         results = run_eval_all(config)

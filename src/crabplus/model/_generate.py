@@ -10,6 +10,7 @@ the hidden state *at* a generated ``<mask>`` token. Greedy only (do_sample=False
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -67,6 +68,7 @@ def greedy_generate(
         enc["input_ids"], enc["attention_mask"], None, video, audio, image, task_ids
     )
     lm, embed = model.language_model, model.language_model.get_input_embeddings()
+    cache_kwarg = _cache_argument(lm)
     eos, pad = _eos_ids(model), model.tokenizer.pad_token_id
     B = sp.input_ids.shape[0]
     start = _next_positions(position_ids, sp.attention_mask)
@@ -97,7 +99,7 @@ def greedy_generate(
                 inputs_embeds=embed(nxt[:, None]),
                 attention_mask=attn,
                 position_ids=_step_positions(start, step, three_d),
-                past_key_values=out.past_key_values,
+                **{cache_kwarg: _cache_of(out)},
                 use_cache=True,
                 output_hidden_states=with_masks,
             )
@@ -110,6 +112,18 @@ def greedy_generate(
     texts = [_decode(model, _until_eos(row, eos)) for row in ids.tolist()]
     masks = _masks(model, mask_hidden, encoded) if with_masks else [None] * B
     return GenerationResult(texts, ids, masks)
+
+
+def _cache_argument(lm) -> str:
+    """The name under which this LM takes its KV cache: ``cache`` since transformers 5.x renamed
+    ``past_key_values`` (the old name still works there, with a deprecation warning per process)."""
+    return "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
+
+
+def _cache_of(output):
+    """The KV cache an LM forward returned, under either name (see ``_cache_argument``)."""
+    cache = output.get("cache") if "cache" in getattr(output, "__dataclass_fields__", {}) else None
+    return cache if cache is not None else output.past_key_values
 
 
 def _until_eos(row: list[int], eos: set[int]) -> list[int]:

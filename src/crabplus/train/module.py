@@ -24,6 +24,7 @@ from crabplus.model import build_avllm, set_trainable
 from crabplus.train.checkpoint_io import trainable_state_keys
 from crabplus.train.guards import NonFiniteGuard, grads_are_finite
 from crabplus.train.optim import OptimizerConfig, build_optimizer
+from crabplus.train.prediction_rows import prediction_rows
 from crabplus.train.rng import DeferredRNGRestore, gather_rng_states
 
 __all__ = ["AVLLMModule"]
@@ -80,6 +81,8 @@ class AVLLMModule(L.LightningModule):
         # (task, item key, prediction, target) of the current evaluation, for the results store's items
         self.eval_items: list[tuple[str, str, dict, dict]] = []
         self.strict_loading = False  # checkpoints hold trainable parts only
+        self.keep_prediction_rows = False  # validation/test steps return prediction rows (PredictionWriter)
+        self.skip_prediction_keys: set[tuple[str, str]] = set()  # (task, key) already predicted
 
     # ----- construction -------------------------------------------------------------------------------
     @staticmethod
@@ -174,20 +177,22 @@ class AVLLMModule(L.LightningModule):
             self.guard.skip(self.global_step, "loss" if bad_loss else "gradient")
         self.log("train/skipped_steps", float(self.guard.skipped))
 
-    def _eval_step(self, stage: str, batch: dict[str, Any], dataloader_idx: int) -> None:
+    def _eval_step(self, stage: str, batch: dict[str, Any], dataloader_idx: int) -> list[dict] | None:
         task = batch["task"][0]
         output = self.forward(batch)
         batch_size = len(batch["prompt"])
         self.log(f"{stage}/{task}/loss", output.loss, batch_size=batch_size, add_dataloader_idx=False)
         if stage == "val" and not self.hparams.generate_in_validation:
-            return
-        predictions = self.predict_batch(batch)
+            return None
+        texts, predictions = self.generate_batch(batch)
         self.metrics[task].update(predictions, batch["target"])
         keys = batch.get("key") or [f"{dataloader_idx}:{len(self.eval_items) + i}" for i in range(batch_size)]
         self.eval_items.extend(zip([task] * batch_size, keys, predictions, batch["target"]))
+        # rows for a PredictionWriter (``crabplus test --save_predictions``), which turns this on
+        return prediction_rows(batch, texts, predictions) if self.keep_prediction_rows else None
 
-    def predict_batch(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
-        """Greedy answers of one task-homogeneous batch, parsed into structured predictions."""
+    def generate_batch(self, batch: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+        """Greedy answer texts of one task-homogeneous batch and their parsed structured predictions."""
         media = {k: batch[k] for k in MEDIA_KEYS if batch.get(k) is not None}
         # with a mask head, answers holding <mask> get the head's mask (segmentation's Crab route)
         generate = self.model.generate_with_masks if self.model.mask_head is not None else self.model.generate
@@ -204,16 +209,26 @@ class AVLLMModule(L.LightningModule):
             if masks is not None and masks[i] is not None and not parsed.get("unparseable"):
                 parsed["mask"] = masks[i]
             predictions.append(parsed)
-        return predictions
+        return list(texts), predictions
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_step("val", batch, dataloader_idx)
+    def predict_batch(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        """Greedy answers of one task-homogeneous batch, parsed into structured predictions."""
+        return self.generate_batch(batch)[1]
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_step("test", batch, dataloader_idx)
+    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> list | None:
+        return self._eval_step("val", batch, dataloader_idx)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> list | None:
+        return self._eval_step("test", batch, dataloader_idx)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
-        return self.predict_batch(batch)
+        """One row per item (``crabplus.train.prediction_rows``); a batch whose items are all in
+        ``skip_prediction_keys`` (written by an interrupted run being resumed) is not generated again."""
+        done = self.skip_prediction_keys
+        if done and all((t, k) in done for t, k in zip(batch["task"], batch["key"])):
+            return []
+        texts, predictions = self.generate_batch(batch)
+        return prediction_rows(batch, texts, predictions)
 
     def _log_metrics(self, stage: str) -> dict[str, float]:
         values: dict[str, float] = {}
