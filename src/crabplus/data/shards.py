@@ -6,9 +6,16 @@ Layout: ``<root>/<task>/<split>/shard-%06d.tar`` and ``index.json`` =
 without opening a shard). A sample is ``<key>.<ext>`` members: media bytes and ``<key>.json`` =
 ``{"task", "meta", "target", "reasoning"}``. The files are plain tars readable by ``webdataset``.
 
-Decision: written and read with ``tarfile`` directly (members in a fixed order, mtime 0) so that the
-same samples give byte-identical shards, and so the reader can report the shard and key of a broken
-sample instead of failing inside a pipeline.
+Where shards live: a dataset root is a local folder or a URL prefix that ``webdataset.gopen`` opens —
+``file:///data/x``, ``http(s)://host/x`` (streamed through ``curl``), or ``pipe:CMD`` for object storage
+through the user's own tool (``pipe:aws s3 cp s3://bucket/x/{} -``: ``{}`` becomes ``<task>/<split>/<file>``;
+without ``{}`` the relative path is appended). Shards are streamed, never downloaded whole.
+
+Decision: written with ``tarfile`` directly (members in a fixed order, mtime 0) so that the same samples give
+byte-identical shards. Read through webdataset (``gopen`` for every location, ``tar_file_iterator`` for the
+members) and grouped into samples here, so that the reader can report the shard and key of a broken sample
+instead of failing inside a pipeline, and so that the order of samples (which the exact resume replays) is
+the file order of each shard whatever the transport.
 """
 
 from __future__ import annotations
@@ -23,7 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ShardWriter", "read_index", "shard_paths", "iter_shard", "MEDIA_KEYS", "SHARD_PATTERN"]
+__all__ = [
+    "ShardWriter",
+    "read_index",
+    "shard_paths",
+    "iter_shard",
+    "is_url",
+    "join_location",
+    "MEDIA_KEYS",
+    "SHARD_PATTERN",
+]
 
 SHARD_PATTERN = "shard-%06d.tar"
 MEDIA_KEYS = ("mp4", "wav", "mp3", "flac", "png", "jpg", "mask.png")
@@ -123,8 +139,40 @@ class ShardWriter:
         self._tar.addfile(info, io.BytesIO(data))
 
 
+def is_url(location: str | os.PathLike) -> bool:
+    """A location ``webdataset.gopen`` opens other than a plain path: ``scheme://...`` or ``pipe:...``."""
+    text = str(location) if isinstance(location, str) else ""
+    return "://" in text or text.startswith("pipe:")
+
+
+def join_location(root: str | os.PathLike, *parts: str) -> str | Path:
+    """``root/part/...``: a Path for a local root, a string for a URL root (``{}`` in a ``pipe:`` command is
+    replaced by the relative path, which is appended otherwise)."""
+    if not is_url(root):
+        return Path(root, *parts)
+    relative = "/".join(parts)
+    if str(root).startswith("pipe:") and "{}" in str(root):
+        return str(root).replace("{}", relative)
+    return f"{str(root).rstrip('/')}/{relative}"
+
+
+def _open(location: str | os.PathLike):
+    from webdataset.gopen import gopen  # webdataset pulls in torch utilities: imported when data is read
+
+    return gopen(str(location), "rb")
+
+
 def read_index(root: str | os.PathLike, task: str, split: str) -> dict:
-    """index.json of ``root/task/split``; errors name the path and list the tasks found under root."""
+    """index.json of ``root/task/split``; errors name the path and list the tasks found under a local root."""
+    if is_url(root):
+        location = join_location(root, task, split, "index.json")
+        try:
+            with _open(location) as f:
+                return json.loads(f.read())
+        except (OSError, ValueError) as err:
+            raise FileNotFoundError(
+                f"no shards for task {task!r} split {split!r}: {location} could not be read ({err})"
+            ) from err
     path = Path(root) / task / split / "index.json"
     if not path.is_file():
         found = sorted(p.parent.parent.name for p in Path(root).glob(f"*/{split}/index.json"))
@@ -135,36 +183,36 @@ def read_index(root: str | os.PathLike, task: str, split: str) -> dict:
     return json.loads(path.read_text())
 
 
-def shard_paths(root: str | os.PathLike, task: str, split: str) -> list[Path]:
-    """Paths of the shards listed in index.json, in order."""
+def shard_paths(root: str | os.PathLike, task: str, split: str) -> list[Path | str]:
+    """Locations of the shards listed in index.json, in order (Paths under a local root, else URLs)."""
     index = read_index(root, task, split)
-    return [Path(root) / task / split / name for name in index["shards"]]
+    return [join_location(root, task, split, name) for name in index["shards"]]
 
 
-def iter_shard(path: str | os.PathLike) -> Iterator[dict]:
+def iter_shard(location: str | os.PathLike) -> Iterator[dict]:
     """Raw samples of one shard: ``{"__key__", "__shard__", ext: bytes, ...}`` in file order.
 
-    Members are grouped by key (the name up to its first dot). A truncated or unreadable tar ends the
-    shard with a warning naming it; the samples read so far are kept (the last, possibly partial, one
-    is dropped).
+    ``location``: a path or a URL (see the module docstring). Members are grouped by key (the name up to its
+    first dot). A truncated or unreadable tar (or a failed download) ends the shard with a warning naming it;
+    the samples read so far are kept (the last, possibly partial, one is dropped).
     """
-    path = Path(path)
+    from webdataset.tariterators import tar_file_iterator
+
+    name = str(location if is_url(location) else Path(location))
     current: dict | None = None
     try:
-        with tarfile.open(path, "r|*") as tar:
-            for member in tar:
-                if not member.isfile():
-                    continue
-                key, _, ext = member.name.rpartition("/")[2].partition(".")
+        with _open(location) as stream:
+            for member in tar_file_iterator(stream, skip_meta=None):
+                key, _, ext = member["fname"].rpartition("/")[2].partition(".")
                 if current is not None and current["__key__"] != key:
                     yield current
                     current = None
                 if current is None:
-                    current = {"__key__": key, "__shard__": str(path)}
-                current[ext] = tar.extractfile(member).read()
+                    current = {"__key__": key, "__shard__": name}
+                current[ext] = member["data"]
     except (tarfile.TarError, OSError, EOFError) as err:
         warnings.warn(
-            f"shard {path}: unreadable after key {current and current['__key__']!r} ({err}); "
+            f"shard {name}: unreadable after key {current and current['__key__']!r} ({err}); "
             "rest of the shard skipped",
             stacklevel=2,
         )
