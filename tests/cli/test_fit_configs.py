@@ -44,9 +44,9 @@ def test_fit_trains_the_tiny_preset_a_few_steps(shards, tmp_path, config):
     ]
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = list(csv.DictReader(open(runs / "smoke" / "metrics.csv")))
+    rows = list(csv.DictReader(open(runs / "smoke" / "fit" / "metrics.csv")))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert losses and all(loss == loss for loss in losses)  # logged and finite (NaN != NaN)
     assert any(r.get("val/synth_cls/accuracy") for r in rows)  # generation + metrics ran in validation
     assert (runs / "smoke" / "checkpoints" / "last.ckpt").exists()
-    assert (runs / "smoke" / "config.yaml").exists()  # the resolved config beside the checkpoints
+    assert (runs / "smoke" / "fit" / "config.yaml").exists()  # the resolved config of this fit
