@@ -101,7 +101,8 @@ def report(per_seed: dict[int, dict], args: argparse.Namespace, minutes: float) 
         f"{100 / args.test:.1f}/{500 / args.test:.1f}/{1000 / args.test:.1f}). A = average recall after the "
         "last domain, F = average forgetting (textbook definition), both in % and averaged over R@1/5/10; "
         "memory = bytes autograd saves for backward in one step at equal batch. "
-        f"Mean ± std over seeds {seeds}; wall time {minutes:.1f} min (one CPU thread).",
+        f"Mean ± std over seeds {seeds}; wall time {minutes:.1f} min summed over seeds (one thread each, "
+        "shared machine; `time s` is the wall time of a method's stream).",
         "",
         "| method | A a2v | F a2v | A v2a | F v2a | act. MB/step | time s |",
         "|---|---|---|---|---|---|---|",
