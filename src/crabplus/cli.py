@@ -28,6 +28,10 @@ TOOL_SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "crabplus.plan.cli",
         "parameter counts, tokens per task and memory per device of a config (no weights)",
     ),
+    "export": (
+        "crabplus.train.export",
+        "a checkpoint's adapter (+ connectors) as safetensors; peft folder for K=1",
+    ),
 }
 
 LIGHTNING_HELP = {
