@@ -86,3 +86,11 @@ def test_unreadable_media_is_skipped_and_counted(tmp_path, put_file, media, read
     ]
     assert "00002.avi" in rows[1]["detail"] or "00002" in rows[1]["detail"]
     assert "skipped 2 rows (missing media: 1, unreadable media: 1)" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_progress_bar_counts_the_samples(tmp_path, put_file, media, capsys):
+    src = _src(tmp_path, put_file, media)
+    run.convert("ave", src, tmp_path / "out", "train", progress=True)
+    err = capsys.readouterr().err
+    assert "converting train" in err and "7/7" in err

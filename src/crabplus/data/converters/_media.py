@@ -31,8 +31,8 @@ _AUDIO_RATE = 16000
 def find_media(candidates: Iterable[Path]) -> Path:
     """The first existing file among ``candidates``, else the first candidate.
 
-    Existence is checked when the sample is written (``_run``), which names the annotation row or skips
-    the sample (``--skip-missing``): datasets cut from YouTube always lack some videos.
+    Existence is checked by the runner (``_run``), which skips a sample whose media are missing and lists
+    its annotation row in ``skipped.jsonl``: datasets cut from YouTube always lack some videos.
     """
     tried = list(candidates)
     return next((p for p in tried if p.is_file()), tried[0])

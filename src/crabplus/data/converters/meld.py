@@ -12,7 +12,8 @@ Official layout under ``--src`` (``MELD.Raw/``)::
 Split ``val`` reads the ``dev`` files. Target ``{"label": Emotion}`` (anger, disgust, fear, joy, neutral,
 sadness, surprise); meta ``{"utterance", "speaker", "sentiment", "dialogue_id", "utterance_id"}``
 (the transcript is an input MELD provides). The csv is read as UTF-8 with undecodable bytes replaced.
-A few utterance clips of the official release are missing: use ``--skip-missing``.
+A few utterance clips of the official release are missing (dev ``dia110_utt7``): their rows are skipped
+as ``missing media``.
 """
 
 from __future__ import annotations
