@@ -20,7 +20,7 @@ LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 TOOL_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data": (
         "crabplus.data.cli",
-        "synthesise the AV world (`data synth`) or convert a public dataset (`data convert`)",
+        "synthesise the AV world (`data synth`), convert a public dataset (`data convert`), inspect shards (`data inspect`)",
     ),
     "transfer": ("crabplus.transfer.cli", "single-task baselines, transfer reports and pairwise matrices"),
     "eval-all": ("crabplus.evaluate.eval_all", "evaluate configured checkpoints on every configured task"),

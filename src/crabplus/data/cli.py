@@ -1,4 +1,5 @@
-"""``crabplus data ...`` subcommands: ``synth`` (synthetic shards) and ``convert`` (public datasets).
+"""``crabplus data ...`` subcommands: ``synth`` (synthetic shards), ``convert`` (public datasets) and
+``inspect`` (what a shard folder holds: counts, skipped rows, statistics, a contact sheet).
 
 The top-level CLI hands ``argv`` (after ``data``) to ``main``. ``convert`` is dispatched to
 ``crabplus.data.converters.main``, imported lazily so that ``synth`` works without the converters.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from crabplus.overrides import flags_to_dotlist
 
@@ -33,7 +35,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "convert", help="convert a public dataset (see `crabplus data convert --help`)", add_help=False
     )
+    inspect = sub.add_parser(
+        "inspect", help="summarise shards: counts, skipped rows, statistics, sample sheet"
+    )
+    inspect.add_argument("dir", help="shard root (<dir>/<task>/<split>/index.json)")
+    inspect.add_argument("--task", default=None, help="only this task (default: every task under DIR)")
+    inspect.add_argument("--out", default=None, help="report folder (default: DIR/_inspect)")
     return parser
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from crabplus.data.inspector import inspect_root
+
+    try:
+        summaries = inspect_root(args.dir, args.out, args.task)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"crabplus data inspect: error: {err}", file=sys.stderr)
+        return 2
+    for s in summaries:
+        skipped = f", {s['skipped_total']} skipped" if s["skipped_total"] else ""
+        print(f"{s['task']}/{s['split']}: {s['samples']} samples{skipped}")
+    print(f"report: {Path(args.out) if args.out else Path(args.dir) / '_inspect'}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         synth_parser = parser._subparsers._group_actions[0].choices["synth"]
         argv = ["synth", *flags_to_dotlist(argv[1:], synth_parser)]
     args = parser.parse_args(argv)
+    if args.command == "inspect":
+        return _inspect(args)
     from crabplus.data.synth.generate import load_synth_config, write_synth
 
     try:

@@ -9,7 +9,9 @@ Official layout under ``--src`` (``AVSBench_semantic/``)::
                                         v1s train has only i = 0
     <label>/<uid>/audio.wav
 
-One sample per annotated frame, files stored as they are: ``jpg`` = the frame, ``mask.png`` = the
+One sample per annotated frame (a row without any ``labels_rgb`` png is skipped, reason
+``"no annotated frame"``; a missing frame or audio file is the runner's ``"missing media"``), files stored
+as they are: ``jpg`` = the frame, ``mask.png`` = the
 ``labels_rgb`` palette mask (``meta["mask_format"] = "avsbench_rgb_palette"``), ``wav`` = the clip's
 audio. The json target is ``{"label": a_obj}``; the shard reader decodes ``mask.png`` through the
 AVSBench palette (``crabplus.tasks.families.AVSBENCH_PALETTE``: 71 colours, black = background) into
@@ -26,16 +28,18 @@ from crabplus.data.converters._errors import AnnotationError
 from crabplus.data.converters._media import find_media
 from crabplus.data.converters._readers import check_split, iter_csv
 from crabplus.data.converters._registry import register
-from crabplus.data.converters._sample import Sample
+from crabplus.data.converters._sample import Sample, Skip
 from crabplus.tasks.families import AVSBENCH_MASK_FORMAT
 
-__all__ = ["read_avss"]
+__all__ = ["read_avss", "NO_MASKS"]
+
+NO_MASKS = "no annotated frame"
 
 _FRAMES = {"v1s": 5, "v1m": 5, "v2": 10}
 
 
 @register("avss", tasks=("avss",), splits=AVSBENCH_SPLITS)
-def read_avss(src: Path, split: str) -> Iterator[Sample]:
+def read_avss(src: Path, split: str) -> Iterator[Sample | Skip]:
     """AVSBench-semantic: metadata.csv (vid, uid, a_obj, split, label) + <label>/<uid>/{frames,labels_rgb}."""
     check_split(split, AVSBENCH_SPLITS, "avss")
     path = src / "metadata.csv"
@@ -51,7 +55,8 @@ def read_avss(src: Path, split: str) -> Iterator[Sample]:
         audio = find_media([base / "audio.wav"])
         indices = [i for i in range(_FRAMES[subset]) if (base / "labels_rgb" / f"{i}.png").is_file()]
         if not indices:
-            raise AnnotationError(path, where, f"no masks in {base / 'labels_rgb'}")
+            yield Skip("avss", (path, where), NO_MASKS, f"no labels_rgb/<i>.png in {base}")
+            continue
         for i in indices:
             frame = find_media([base / "frames" / f"{i}.jpg", base / "frames" / f"{i}.png"])
             yield Sample(
