@@ -27,6 +27,7 @@ WRITTEN_REPORTS = {
     "demo_results.md",
     "balance_study.md",
     "continual_study.md",
+    "summary.md",  # crabplus data inspect
 }
 
 
