@@ -22,6 +22,7 @@ __all__ = [
     "STAGES",
     "command_folder",
     "command_folders",
+    "find_routing_stats",
     "fit_config_path",
     "latest_command_folder",
     "locate_runs_dir",
@@ -111,8 +112,30 @@ def locate_store(start: str | os.PathLike | None = None) -> Path | None:
 
 
 def locate_runs_dir(start: str | os.PathLike | None = None) -> Path | None:
-    """The runs folder beside the located store (``$CRABPLUS_RUNS_DIR`` first)."""
+    """``$CRABPLUS_RUNS_DIR``, else the folder of the located store, else the first ``runs/`` folder in
+    ``start`` (default: the working directory) or one of its parents."""
     if os.environ.get("CRABPLUS_RUNS_DIR"):
         return Path(os.environ["CRABPLUS_RUNS_DIR"])
     store = locate_store(start)
-    return store.parent if store is not None else None
+    if store is not None:
+        return store.parent
+    return next(
+        (folder / "runs" for folder in _upwards(Path(start or Path.cwd())) if (folder / "runs").is_dir()),
+        None,
+    )
+
+
+def find_routing_stats(runs_dir: str | os.PathLike, run_name: str | None = None) -> Path | None:
+    """The newest ``routing/`` folder (``RoutingStatsCallback``'s output) of run ``run_name``, or of any run
+    under ``runs_dir`` when no name is given; None when no run wrote routing statistics."""
+    runs_dir = Path(runs_dir)
+    run_dirs = [runs_dir / run_name] if run_name else [p for p in runs_dir.iterdir() if p.is_dir()]
+    found = [
+        folder / "routing"
+        for run_dir in run_dirs
+        for folder in [*command_folders(run_dir), run_dir]
+        if any((folder / "routing").glob("routing_stats_step*.json"))
+    ]
+    return max(
+        found, key=lambda p: max(f.stat().st_mtime for f in p.glob("routing_stats_step*.json")), default=None
+    )
