@@ -22,7 +22,9 @@ or a probability map in [0, 1] (resized to the target's size by nearest neighbou
   masks (NaN → 0), and a count when c is in the union. Per class: summed IoU (F) / count, NaN → 0 for a
   class that never occurs; ``miou``/``f`` are the means over *all* classes (AVSBench's ``test.py``: a class
   absent from the split counts as 0). Variant ``miou_present``/``f_present``: the means over the classes
-  that occur (what its running log prints).
+  that occur (what its running log prints). One difference: AVSBench's loader pads 5-frame (v1s, v1m)
+  videos to 10 with black frames and all-background labels, which its loop scores too; here only the
+  annotated frames are scored.
 
 Unparseable predictions (or ones without a mask) score J = 0 and an all-zero F curve, S = 1 on null,
 and for AVSS a map that matches no class anywhere.
