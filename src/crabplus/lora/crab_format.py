@@ -9,7 +9,9 @@ Crab layout, per wrapped projection ``P``::
 crabplus stores the heads as column blocks of one ``lora_B.weight`` (d_out, K·r): B_i is block i.
 Module paths of a Crab checkpoint carry other prefixes (``base_model.model.model.layers…``); a
 checkpoint path is matched to the crabplus layer with the same path or, failing that, to the unique
-layer sharing the longest dotted suffix with it (``model.layers.0.self_attn.q_proj``).
+layer sharing the longest dotted suffix with it (``model.layers.0.self_attn.q_proj``). When the LLM and
+a tower tie (Crab+: ``…model.layers.0.self_attn.q_proj`` and ``…audio_tower.layers.0.self_attn.q_proj``),
+the tower named in the path (``audio_tower``, ``visual``) decides.
 
 Beyond Crab: K = 1 layers have no router here (softmax over one logit is 1); they export a zero
 ``lora_route`` (1, d_in) so Crab code loads them, and ignore it on import. Every routing variant's
@@ -55,6 +57,19 @@ def _suffix_len(a: list[str], b: list[str]) -> int:
     return n
 
 
+#: module-path components that name a tower in Crab / Crab+ checkpoints (Qwen2.5-Omni thinker: ``audio_tower``,
+#: ``visual``), mapped to the I-LoRA group of crabplus's layers there
+_TOWER_GROUPS = {
+    "audio_tower": "audio_encoder", "audio_encoder": "audio_encoder",
+    "visual": "vision_encoder", "vision_tower": "vision_encoder", "vision_encoder": "vision_encoder",
+}  # fmt: skip
+
+
+def _group_hint(parts: list[str]) -> str:
+    """The I-LoRA group a checkpoint module path points into: a tower's, else the LLM's."""
+    return next((_TOWER_GROUPS[p] for p in parts if p in _TOWER_GROUPS), "llm")
+
+
 def _match_paths(ckpt_paths: list[str], layers: dict[str, ILoRALinear]) -> dict[str, str]:
     """checkpoint module path -> layer name (exact, else unique longest common dotted suffix)."""
     mapping: dict[str, str] = {}
@@ -67,6 +82,8 @@ def _match_paths(ckpt_paths: list[str], layers: dict[str, ILoRALinear]) -> dict[
         scores = {name: _suffix_len(parts, p) for name, p in split.items()}
         best = max(scores.values(), default=0)
         winners = [n for n, s in scores.items() if s == best]
+        if len(winners) > 1:  # e.g. LLM and audio tower both end in layers.0.self_attn.q_proj
+            winners = [n for n in winners if layers[n].group == _group_hint(parts)] or winners
         if best < 2 or len(winners) != 1:
             raise ValueError(
                 f"load_crab_state_dict: cannot map checkpoint module {path!r} to one I-LoRA layer (candidates {winners[:3]})"

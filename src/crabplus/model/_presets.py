@@ -12,6 +12,7 @@ checked first), or with ``init="meta"`` build on the meta device from the shippe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import math
@@ -280,6 +281,11 @@ def _meta_tokenizer(path: str | None):
     return load_tiny_tokenizer(), True
 
 
+def _device_for(init: str) -> contextlib.AbstractContextManager:
+    """The meta device for ``init="meta"`` (nothing allocated), else where modules are built by default."""
+    return torch.device("meta") if init == "meta" else contextlib.nullcontext()
+
+
 def _on_meta(build: Callable[[], Any], dtype: str | None) -> Any:
     """Build a module on the meta device (shapes only, no memory, no weights), in ``dtype`` if given."""
     with torch.device("meta"):
@@ -383,7 +389,8 @@ def crab_llama2(
         "extra": {"vision_feature_layer": -2, "audio_tower": audio_tower, **_meta_note(init, stand_in)},
     }
     cfg = _config(defaults, overrides)
-    return assemble(cfg, lm, tok, vision, audio)
+    with _device_for(init):  # connectors and mask head live where the parts do
+        return assemble(cfg, lm, tok, vision, audio)
 
 
 def _meta_note(init: str, stand_in: bool) -> dict[str, Any]:
@@ -438,4 +445,5 @@ def qwen25_omni_7b(
         "extra": _meta_note(init, stand_in),
     }
     cfg = _config(defaults, overrides)
-    return assemble(cfg, thinker, tok, thinker.model.visual, thinker.model.audio_tower)
+    with _device_for(init):
+        return assemble(cfg, thinker, tok, thinker.model.visual, thinker.model.audio_tower)
