@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -151,3 +153,11 @@ def test_prediction_mask_is_resized() -> None:
     big[:2, :] = True  # top half, nearest-resized to [[1,1],[0,0]]
     metric.update([{"mask": big}], [{"mask": T([[1, 1], [0, 0]])}])
     assert metric.compute()["j"] == pytest.approx(1.0)
+
+
+def test_ref_avs_f_is_zero_without_object_frames_and_nan_without_frames() -> None:
+    metric = RefAVSScores()
+    metric.update([{"mask": T([[1, 0], [0, 0]])}], [{"mask": T([[0, 0], [0, 0]]), "subset": "seen"}])
+    out = metric.compute()
+    assert out["f_seen"] == 0.0 and out["j_seen"] == pytest.approx(0.75)
+    assert math.isnan(out["f_unseen"]) and math.isnan(out["j_unseen"])

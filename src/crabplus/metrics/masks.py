@@ -128,9 +128,11 @@ class _JFAccumulator:
 
     def read(self) -> tuple[float, float]:
         get = lambda name: getattr(self.metric, name + self.s)  # noqa: E731
-        j = float(get("j_sum")) / float(get("j_count")) if float(get("j_count")) else float("nan")
+        if not float(get("j_count")):
+            return float("nan"), float("nan")  # nothing measured
+        j = float(get("j_sum")) / float(get("j_count"))
         fc = float(get("f_count"))
-        f = float((get("f_sum") / fc).max()) if fc else 0.0  # no object anywhere: 0, as the reference
+        f = float((get("f_sum") / fc).max()) if fc else 0.0  # frames, none with an object: 0 (reference)
         return j, f
 
 
