@@ -40,15 +40,47 @@ def test_unknown_subcommand_fails(capsys):
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("old", "new", "named"),
-    [("max_new_tokens:", "max_new_tokenz:", "max_new_tokenz"), ("max_steps: 60", "max_steps: sixty", "max_steps")],
-    ids=["misspelt_key", "wrong_type"],
+    [
+        ("max_new_tokens:", "max_new_tokenz:", "model.init_args.max_new_tokenz: unknown key (did you mean 'max_new_tokens'?)"),
+        ("max_steps: 60", "max_steps: sixty", "trainer.max_steps: expected int, got 'sixty'"),
+        ("adapter: {heads: 3,", "adapter: {heads: three,", "model.init_args.adapter.heads: expected int, got 'three'"),
+        ("{name: synth_cls, weight: 1.0}", "{name: synth_cls, weigth: 3.0}", "data.init_args.tasks.weigth: unknown key"),
+        ("{name: synth_qa, weight: 1.0}", "{name: synth_qa, evl: false}", "data.init_args.tasks.evl: unknown key"),
+        ("{name: synth_qa, weight: 1.0}", "{name: synth_qa, weight: heavy}", "data.init_args.tasks.weight: expected float"),
+    ],
+    ids=["misspelt_key", "wrong_type", "adapter_wrong_type", "task_weigth", "task_evl", "task_weight_type"],
 )
 def test_config_error_names_the_key(tmp_path, old, new, named):
+    """A mistake in a YAML file fails in one line naming its key path (no usage wall, no union report)."""
+    text = (ROOT / "configs/tiny_modular.yaml").read_text()
+    assert old in text
     bad = tmp_path / "bad.yaml"
-    bad.write_text((ROOT / "configs/tiny_modular.yaml").read_text().replace(old, new))
+    bad.write_text(text.replace(old, new, 1))
     proc = _run("fit", "--config", str(bad), "--print_config")
     assert proc.returncode != 0
-    assert named in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith(f"error: {named}"), proc.stderr[-2000:]
+    assert len(lines) <= 2, proc.stderr[-2000:]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("--model.init_args.adapter.hedas=2", "model.init_args.adapter.hedas: unknown key (did you mean 'heads'?)"),
+        ("--data.init_args.media.frame_sise=3", "data.init_args.media.frame_sise: unknown key (did you mean 'frame_size'?)"),
+        ("--model.init_args.optimizer.lr=fast", "model.init_args.optimizer.lr: expected float, got 'fast'"),
+        ("--data.init_args.tasks=[{name: synth_cls, weigth: 3.0}]", "data.init_args.tasks.weigth: unknown key (did you mean 'weight'?)"),
+    ],
+    ids=["adapter_key", "media_key", "optimizer_type", "task_key"],
+)
+def test_nested_override_error_names_the_key_path(override, named):
+    proc = _run("fit", "--config", str(BASE), override, "--print_config")
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {named}",
+        "(`--help` lists the options; CRABPLUS_DEBUG=1 shows the parser's full report)",
+    ]
 
 
 @pytest.mark.integration

@@ -1,7 +1,7 @@
 """crabplus.data: shards, decoding, the multi-task mixture and the synthetic audio-visual world.
 
 Public API: ``ShardWriter``/``read_index`` (shards), ``load_video``/``load_audio``/``load_image``/
-``load_mask``/``log_mel`` (decode), ``MediaSpec``, ``MultiTaskDataModule``; the synthetic world is in
+``load_mask``/``log_mel`` (decode), ``MediaSpec``, ``MultiTaskDataModule``, ``TaskEntry``; the synthetic world is in
 ``crabplus.data.synth``.
 """
 
@@ -11,6 +11,7 @@ from crabplus.data.datamodule import MultiTaskDataModule
 from crabplus.data.decode import DecodeError, load_audio, load_image, load_mask, load_video, log_mel
 from crabplus.data.sample import MediaSpec
 from crabplus.data.shards import ShardWriter, read_index
+from crabplus.data.task_entry import TaskEntry
 
 __all__ = [
     "ShardWriter",
@@ -23,4 +24,5 @@ __all__ = [
     "DecodeError",
     "MediaSpec",
     "MultiTaskDataModule",
+    "TaskEntry",
 ]

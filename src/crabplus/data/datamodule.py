@@ -22,6 +22,7 @@ from crabplus.data.loaders import EvalTaskDataset, SkipPolicy, TaskSource, Train
 from crabplus.data.mixture import Mixture, mixture_weights
 from crabplus.data.sample import MediaSpec, modalities_of
 from crabplus.data.shards import read_index, shard_paths
+from crabplus.data.task_entry import TaskEntry, task_entries
 
 __all__ = ["MultiTaskDataModule", "TaskEntry", "UnknownTaskError"]
 
@@ -33,9 +34,6 @@ class UnknownTaskError(KeyError):
         return str(self.args[0])
 
 
-TaskEntry = dict  # {"name": str, "weight": float | None, "root": str | None, "eval": bool}
-
-
 def _default_lookup(name: str):
     return tasks.get(name)
 
@@ -45,9 +43,9 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     Args:
         root: dataset root holding ``<task>/<split>/`` folders.
-        tasks: ``[{"name": ..., "weight": ..., "root": ..., "eval": true}]`` (or plain names); train order
-            = task_id. ``root`` overrides the dataset root per task; ``eval: false`` keeps a task out of
-            validation/test.
+        tasks: the mixture, one :class:`TaskEntry` per task (``{name, weight, root, eval}``); list order =
+            task id. Python callers may pass task names or dicts; either way a misspelt key or a wrong
+            type fails naming ``data.tasks[i].<key>``.
         batch_size: samples per batch on each rank.
         num_workers: DataLoader workers (exact resume needs the same value).
         seed: mixture and shuffling seed.
@@ -67,7 +65,7 @@ class MultiTaskDataModule(L.LightningDataModule):
     def __init__(
         self,
         root: str,
-        tasks: list,
+        tasks: list[TaskEntry],
         batch_size: int = 8,
         num_workers: int = 2,
         seed: int = 0,
@@ -87,7 +85,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         super().__init__()
         self.cache_decoded = cache_decoded
         self.root, self.batch_size, self.num_workers, self.seed = root, batch_size, num_workers, seed
-        self.entries = [{"name": t} if isinstance(t, str) else dict(t) for t in tasks]
+        self.entries = task_entries(tasks)
         self.temperature, self.shuffle_buffer, self.media = temperature, shuffle_buffer, media or MediaSpec()
         self.num_batches, self.splits = (
             num_batches,
@@ -100,24 +98,23 @@ class MultiTaskDataModule(L.LightningDataModule):
         )
         self.skip = SkipPolicy(max_skip_share, skip_min_samples)
         self.task_lookup = task_lookup or _default_lookup
-        self.task_names: list[str] = [e["name"] for e in self.entries]
-        if len(set(self.task_names)) != len(self.task_names):
-            raise ValueError(f"data.tasks lists a task twice: {self.task_names}")
-        self.val_task_names = [e["name"] for e in self.entries if e.get("eval", True)]
+        self.task_names: list[str] = [e.name for e in self.entries]
+        self.val_task_names = [e.name for e in self.entries if e.eval]
         self._next_batch, self._positions, self._skipped = 0, {}, {}
         self._train: TrainMixtureDataset | None = None
         self.mixture: Mixture | None = None
 
     # --- sources and mixture --------------------------------------------------------------------
-    def _root(self, entry: dict) -> str:
-        return entry.get("root") or self.root
+    def root_of(self, entry: TaskEntry) -> str:
+        """The dataset root holding ``entry``'s shards."""
+        return entry.root or self.root
 
-    def _source(self, entry: dict, split: str) -> tuple[TaskSource, int]:
-        self._check_task(entry["name"])
-        index = read_index(self._root(entry), entry["name"], split)
+    def _source(self, entry: TaskEntry, split: str) -> tuple[TaskSource, int]:
+        self._check_task(entry.name)
+        index = read_index(self.root_of(entry), entry.name, split)
         mods = modalities_of(index.get("media", []), self.media)
-        paths = tuple(shard_paths(self._root(entry), entry["name"], split))
-        return TaskSource(entry["name"], paths, mods), int(index["num_samples"])
+        paths = tuple(shard_paths(self.root_of(entry), entry.name, split))
+        return TaskSource(entry.name, paths, mods), int(index["num_samples"])
 
     def _check_task(self, name: str) -> None:
         try:
@@ -137,7 +134,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         found = [self._source(e, self.splits["train"]) for e in self.entries]
         self._train_sources = [s for s, _ in found]
         sizes = {s.name: n for s, n in found}
-        weights = mixture_weights(sizes, {e["name"]: e.get("weight") for e in self.entries}, self.temperature)
+        weights = mixture_weights(sizes, {e.name: e.weight for e in self.entries}, self.temperature)
         self.mixture = Mixture.build({s.name: s.modalities for s in self._train_sources}, weights, self.seed)
 
     @property
@@ -182,11 +179,11 @@ class MultiTaskDataModule(L.LightningDataModule):
         rank, world = self._dist()
         loaders = []
         for entry in self.entries:
-            if entry.get("eval", True):
+            if entry.eval:
                 source, _ = self._source(entry, split)
                 ds = EvalTaskDataset(
                     source,
-                    self.task_names.index(entry["name"]),
+                    self.task_names.index(entry.name),
                     self.media,
                     self.batch_size,
                     self.task_lookup,

@@ -93,7 +93,5 @@ def datamodule_trivial_scores(datamodule: Any, split: str = "test") -> dict[str,
     samples its test loaders serve.
     """
     folder = datamodule.splits[split]
-    sources = [
-        (e["name"], e.get("root") or datamodule.root) for e in datamodule.entries if e.get("eval", True)
-    ]
+    sources = [(e.name, datamodule.root_of(e)) for e in datamodule.entries if e.eval]
     return trivial_scores(sources, folder, datamodule.media.frame_size, datamodule.task_lookup)

@@ -23,6 +23,7 @@ from crabplus.train.callbacks.summary import EvalSummaryCallback
 from crabplus.train.callbacks.transfer import TransferCallback
 from crabplus.train.checkpoint_io import AtomicCheckpointIO
 from crabplus.train.module import AVLLMModule
+from crabplus.train.parser_errors import CrabplusArgumentParser
 from crabplus.train.run_layout import command_folder, run_folder
 
 __all__ = ["CrabplusCLI", "run_lightning"]
@@ -154,6 +155,7 @@ def run_lightning(args: list[str] | None) -> CrabplusCLI:
         subclass_mode_model=True,
         subclass_mode_data=True,
         parser_kwargs={"parser_mode": "omegaconf+"},
+        parser_class=CrabplusArgumentParser,
         save_config_kwargs={"overwrite": True},
         seed_everything_default=0,
         args=args,

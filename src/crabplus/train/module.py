@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from crabplus import tasks
 from crabplus.balance import BalanceStrategy, dropped_modality_outputs
+from crabplus.config_blocks import as_config
 from crabplus.lora import ILoRAConfig, balance_loss, inject
 from crabplus.model import build_avllm, set_trainable
 from crabplus.train.checkpoint_io import trainable_state_keys
@@ -56,9 +57,9 @@ class AVLLMModule(L.LightningModule):
         self,
         preset: str = "tiny-modular",
         model_overrides: dict[str, Any] | None = None,
-        adapter: ILoRAConfig | dict[str, Any] | None = None,
+        adapter: ILoRAConfig | None = None,
         trainable: str = "adapters+connectors",
-        optimizer: OptimizerConfig | dict[str, Any] | None = None,
+        optimizer: OptimizerConfig | None = None,
         max_new_tokens: int = 48,
         generate_in_validation: bool = True,
         max_skipped_steps: int = 10,
@@ -66,13 +67,14 @@ class AVLLMModule(L.LightningModule):
         balance: BalanceStrategy | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(optimizer, dict):  # hparams of a checkpoint hold the plain dict
-            optimizer = OptimizerConfig(**optimizer)
+        # A checkpoint's hparams hold these blocks as plain dicts; the types above are what users write.
+        optimizer = as_config(OptimizerConfig, optimizer, "model.init_args.optimizer")
+        adapter = as_config(ILoRAConfig, adapter, "model.init_args.adapter")
         self.optimizer_config = optimizer or OptimizerConfig()
         self.balance = balance
         self.save_hyperparameters(ignore=["optimizer", "adapter", "balance"])
         self.hparams["optimizer"] = asdict(self.optimizer_config)
-        self.hparams["adapter"] = asdict(adapter) if isinstance(adapter, ILoRAConfig) else adapter
+        self.hparams["adapter"] = asdict(adapter) if adapter is not None else None
         self.model = self._build_model(preset, model_overrides or {}, adapter)
         self.num_trainable = set_trainable(self.model, trainable)
         self.guard = NonFiniteGuard(max_skipped_steps)
@@ -86,12 +88,12 @@ class AVLLMModule(L.LightningModule):
 
     # ----- construction -------------------------------------------------------------------------------
     @staticmethod
-    def _build_model(preset: str, overrides: dict[str, Any], adapter: ILoRAConfig | dict[str, Any] | None):
+    def _build_model(preset: str, overrides: dict[str, Any], adapter: ILoRAConfig | None):
         """The preset's base weights are deterministic (its own seed), so a model rebuilt from the same
         config matches a checkpoint holding trainable parts only; adapters draw from the run's seed."""
         model = build_avllm(preset, **overrides)
         if adapter is not None:
-            inject(model, adapter if isinstance(adapter, ILoRAConfig) else ILoRAConfig(**adapter))
+            inject(model, adapter)
         return model
 
     def setup(self, stage: str) -> None:
