@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from crabplus.cli import LIGHTNING_SUBCOMMANDS, TOOL_SUBCOMMANDS, main
+from crabplus.train.parser_errors import condense_parser_error
 
 ROOT = Path(__file__).resolve().parents[2]
 # Fragments layered over a full config are parsed on top of BASE (scale/ has its own tests).
@@ -81,6 +82,34 @@ def test_nested_override_error_names_the_key_path(override, named):
         f"error: {named}",
         "(`--help` lists the options; CRABPLUS_DEBUG=1 shows the parser's full report)",
     ]
+
+
+NESTED_REPORT = """Parser key "model":
+  Does not validate against any of the Union subtypes
+  Subtypes: [<class 'lightning.pytorch.core.module.LightningModule'>, <class 'NoneType'>]
+  Errors:
+    - Problem with given class_path 'crabplus.train.AVLLMModule':
+        Parser key "adapter":
+          Does not validate against any of the Union subtypes
+          Subtypes: [<class 'crabplus.lora.config.ILoRAConfig'>, <class 'NoneType'>]
+          Errors:
+            - Problem with given class_path 'crabplus.lora.ILoRAConfig':
+                Option 'hedas' is not accepted
+            - Expected a <class 'NoneType'>
+          Given value type: <class 'jsonargparse._util.NestedArg'>
+          Given value: NestedArg(key='hedas', val='2')
+    - Expected a <class 'NoneType'>
+  Given value type: <class 'jsonargparse._util.NestedArg'>
+  Given value: NestedArg(key='adapter.hedas', val='2')"""
+
+
+@pytest.mark.unit
+def test_condensed_error_walks_the_report_to_the_innermost_key():
+    """jsonargparse 4.53's report (copied from a run): a class_path adds init_args, a dataclass does not."""
+    assert condense_parser_error(NESTED_REPORT) == "model.init_args.adapter.hedas: unknown key (did you mean 'heads'?)"
+    flat = 'Parser key "trainer.max_steps":\n  Expected a <class \'int\'>. Got value: sixty'
+    assert condense_parser_error(flat) == "trainer.max_steps: expected int, got 'sixty'"
+    assert condense_parser_error("unrecognized arguments: --x 1") == "unrecognized arguments: --x 1"
 
 
 @pytest.mark.integration

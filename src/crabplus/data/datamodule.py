@@ -65,7 +65,7 @@ class MultiTaskDataModule(L.LightningDataModule):
     def __init__(
         self,
         root: str,
-        tasks: list[TaskEntry],
+        tasks: list[TaskEntry | str],
         batch_size: int = 8,
         num_workers: int = 2,
         seed: int = 0,

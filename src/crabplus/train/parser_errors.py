@@ -48,7 +48,10 @@ def condense_parser_error(message: str) -> str:
         text = line.strip()
         indent = len(line) - len(line.lstrip()) + (2 if text.startswith("- ") else 0)
         text = text.removeprefix("- ")
-        skip = ("Subtypes:", "Errors:", "Given value", "Does not validate", "Expected a <class 'NoneType'>")
+        skip = (
+            "Subtypes:", "Errors:", "Given value", "Does not validate", "Expected a <class 'NoneType'>",
+            "Subclass types expect", "a class path (str)", "a dict with", "a dict without",
+        )  # fmt: skip
         if text and not text.startswith(skip):
             nodes.append((indent, text))
     if not any(text.startswith("Parser key") for _, text in nodes):
