@@ -63,14 +63,17 @@ def batch_labels(batch: dict[str, Any], class_names: Sequence[str] | None = None
         if isinstance(label, str):
             if class_names is None or label not in class_names:
                 key = batch.get("key", ["?"] * len(batch["target"]))[i]
-                raise KeyError(f"sample {key}: label {label!r} not in model.class_names={list(class_names or [])}")
+                raise KeyError(
+                    f"sample {key}: label {label!r} not in model.class_names={list(class_names or [])}"
+                )
             label = list(class_names).index(label)
         out.append(int(label))
     return torch.tensor(out, dtype=torch.long, device=batch["audio"].device)
 
 
-def render_synth_tensors(world_config: Any, indices: Sequence[int], n_mels: int,
-                         mel_fn: MelFn | None = None) -> dict[str, Tensor]:
+def render_synth_tensors(
+    world_config: Any, indices: Sequence[int], n_mels: int, mel_fn: MelFn | None = None
+) -> dict[str, Tensor]:
     """Render scenes ``indices`` of a `SynthWorld` to tensors.
 
     Returns:
@@ -153,9 +156,17 @@ class SynthAVDataModule(pl.LightningDataModule):
         super().__init__()
         self.num_train, self.num_val, self.n_mels = num_train, num_val, n_mels
         self.batch_size, self.cache_dir, self.mel_fn = batch_size, cache_dir, mel_fn
-        self.world_kwargs = dict(num_classes=num_classes, duration_s=duration_s, fps=fps, frame_size=frame_size,
-                                 sample_rate=16000, max_objects=max_objects, audio_noise=audio_noise,
-                                 visual_noise=visual_noise, seed=world_seed)
+        self.world_kwargs = dict(
+            num_classes=num_classes,
+            duration_s=duration_s,
+            fps=fps,
+            frame_size=frame_size,
+            sample_rate=16000,
+            max_objects=max_objects,
+            audio_noise=audio_noise,
+            visual_noise=visual_noise,
+            seed=world_seed,
+        )
         self.class_names: list[str] = []
         self.train_set: AVTensorDataset | None = None
         self.val_set: AVTensorDataset | None = None
@@ -168,13 +179,20 @@ class SynthAVDataModule(pl.LightningDataModule):
         config = WorldConfig(**self.world_kwargs)
         self.class_names = list(CLASS_NAMES[: config.num_classes])
         tensors = self._load_or_render(config)
-        split = {k: (v[: self.num_train], v[self.num_train:]) for k, v in tensors.items()}
+        split = {k: (v[: self.num_train], v[self.num_train :]) for k, v in tensors.items()}
         self.train_set = AVTensorDataset({k: v[0] for k, v in split.items()}, self.class_names)
         self.val_set = AVTensorDataset({k: v[1] for k, v in split.items()}, self.class_names)
 
     def _load_or_render(self, config: Any) -> dict[str, Tensor]:
-        key = json.dumps({"world": asdict(config), "n": self.num_train + self.num_val, "n_mels": self.n_mels,
-                          "mel": getattr(self.mel_fn, "__name__", "project_log_mel/800")}, sort_keys=True)
+        key = json.dumps(
+            {
+                "world": asdict(config),
+                "n": self.num_train + self.num_val,
+                "n_mels": self.n_mels,
+                "mel": getattr(self.mel_fn, "__name__", "project_log_mel/800"),
+            },
+            sort_keys=True,
+        )
         path = None
         if self.cache_dir is not None:
             path = Path(self.cache_dir) / f"synth-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
@@ -191,8 +209,13 @@ class SynthAVDataModule(pl.LightningDataModule):
     def _loader(self, dataset: AVTensorDataset | None, shuffle: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("SynthAVDataModule.setup() has not run")
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, drop_last=shuffle,
-                          collate_fn=functools.partial(collate_av, class_names=self.class_names))
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle,
+            collate_fn=functools.partial(collate_av, class_names=self.class_names),
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)

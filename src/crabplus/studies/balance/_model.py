@@ -38,7 +38,12 @@ def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
     No running statistics: with them, eval accuracy swung by 30+ points between epochs on these tiny,
     noisy runs; GroupNorm instead left the video encoder stuck at chance within the study's budget.
     """
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out, track_running_stats=False), nn.ReLU(), nn.MaxPool2d(2))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out, track_running_stats=False),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
 
 
 class AudioEncoder(nn.Module):
@@ -46,7 +51,9 @@ class AudioEncoder(nn.Module):
 
     def __init__(self, dim: int = 32, channels: int = 16) -> None:
         super().__init__()
-        self.net = nn.Sequential(_conv_block(1, channels), _conv_block(channels, dim), nn.AdaptiveAvgPool2d(1))
+        self.net = nn.Sequential(
+            _conv_block(1, channels), _conv_block(channels, dim), nn.AdaptiveAvgPool2d(1)
+        )
 
     def forward(self, mel: Tensor) -> Tensor:
         return self.net(mel[:, None]).flatten(1)  # (B, 1, n_mels, F) -> (B, d)
@@ -57,7 +64,9 @@ class VideoEncoder(nn.Module):
 
     def __init__(self, dim: int = 32, channels: int = 16) -> None:
         super().__init__()
-        self.net = nn.Sequential(_conv_block(3, channels), _conv_block(channels, dim), nn.AdaptiveAvgPool2d(1))
+        self.net = nn.Sequential(
+            _conv_block(3, channels), _conv_block(channels, dim), nn.AdaptiveAvgPool2d(1)
+        )
 
     def forward(self, video: Tensor) -> Tensor:
         b, t = video.shape[:2]
@@ -90,10 +99,14 @@ class AVClassifier(nn.Module):
         if fusion not in FUSIONS:
             raise ValueError(f"model.fusion={fusion!r} is not one of {FUSIONS}")
         self.fusion = fusion
-        self.encoders = nn.ModuleDict({"audio": AudioEncoder(dim, channels), "video": VideoEncoder(dim, channels)})
+        self.encoders = nn.ModuleDict(
+            {"audio": AudioEncoder(dim, channels), "video": VideoEncoder(dim, channels)}
+        )
         self.heads = nn.ModuleDict({m: nn.Linear(dim, num_classes) for m in ("audio", "video")})
         if fusion == "concat":
-            self.slices = nn.ModuleDict({m: nn.Linear(dim, num_classes, bias=False) for m in ("audio", "video")})
+            self.slices = nn.ModuleDict(
+                {m: nn.Linear(dim, num_classes, bias=False) for m in ("audio", "video")}
+            )
             self.bias = nn.Parameter(torch.zeros(num_classes))
         elif fusion == "sum":
             self.fuse = nn.Linear(dim, num_classes)
@@ -111,7 +124,9 @@ class AVClassifier(nn.Module):
             out[m] = params
         return out
 
-    def forward(self, audio: Tensor, video: Tensor, handles: dict[str, ScaleHandle] | None = None) -> AVOutputs:
+    def forward(
+        self, audio: Tensor, video: Tensor, handles: dict[str, ScaleHandle] | None = None
+    ) -> AVOutputs:
         """audio (B, n_mels, F), video (B, T, 3, S, S) -> logits (B, C).
 
         ``handles`` (route "graph"): `grad_scale` on each modality's unimodal logits and on its input to

@@ -20,7 +20,9 @@ __all__ = ["encoder_features", "linear_probe_accuracy"]
 
 
 @torch.no_grad()
-def encoder_features(model: AVClassifier, batches: Iterable[dict[str, Any]]) -> tuple[dict[str, Tensor], Tensor]:
+def encoder_features(
+    model: AVClassifier, batches: Iterable[dict[str, Any]]
+) -> tuple[dict[str, Tensor], Tensor]:
     """Features of every encoder (eval mode) and the labels over a loader: ({m: (N, d)}, (N,))."""
     was_training = model.training
     model.eval()
@@ -35,8 +37,16 @@ def encoder_features(model: AVClassifier, batches: Iterable[dict[str, Any]]) -> 
     return {m: torch.cat(v) for m, v in feats.items()}, torch.cat(labels)
 
 
-def linear_probe_accuracy(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor,
-                          num_classes: int, steps: int = 300, lr: float = 0.05, weight_decay: float = 1e-3) -> float:
+def linear_probe_accuracy(
+    train_x: Tensor,
+    train_y: Tensor,
+    test_x: Tensor,
+    test_y: Tensor,
+    num_classes: int,
+    steps: int = 300,
+    lr: float = 0.05,
+    weight_decay: float = 1e-3,
+) -> float:
     """Fit softmax regression on standardised (N, d) features (full batch, Adam), return test accuracy."""
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)  # (d,)
     xtr, xte = (train_x - mean) / std, (test_x - mean) / std
