@@ -59,6 +59,7 @@ def test_crab_llama2_preset_from_tiny_checkpoints(tmp_path, media) -> None:
         qformer_dim=32,
         qformer_heads=2,
         mask_dim=32,
+        chat_template=False,  # the tiny reference uses the plain prompt format
         extra={"vision_feature_layer": -1},
     ).eval()
     model.vision_connector.load_state_dict(ref.vision_connector.state_dict())
@@ -82,6 +83,7 @@ def test_omni_preset_from_tiny_thinker(tmp_path, media) -> None:
         mel_frames=400,
         audio_pool=10,
         add_bos=True,
+        chat_template=False,  # the tiny reference uses the plain prompt format
         mask_dim=32,
     ).eval()
     assert model.vision_encoder is model.language_model.model.visual

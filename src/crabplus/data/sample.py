@@ -1,7 +1,8 @@
 """Turning one raw shard sample (bytes per extension) into a training sample dict.
 
 A sample dict has ``task, key, meta, target, reasoning, prompt, answer`` and the media tensors of its
-modality group: ``video (T, 3, S, S)`` float in [0, 1], ``audio (n_mels, F)`` log-mel, ``waveform (N,)``,
+modality group: ``video (T, 3, S, S)`` float in [0, 1], ``audio (n_mels, F)`` the audio tower's features
+(``MediaSpec.audio_features``), ``waveform (N,)``,
 ``image (3, S, S)`` float in [0, 1], ``mask (S, S)`` bool (also put in ``target["mask"]``; an AVSBench
 colour-palette mask, ``meta["mask_format"]``, decodes to class indices ``(S, S)`` long instead).
 Anything wrong with the sample raises ``BadSample`` with a reason; the caller skips it and counts it.
@@ -15,12 +16,14 @@ from dataclasses import dataclass
 
 import torch
 
-from crabplus.data.decode import DecodeError, load_audio, load_image, load_mask, load_video, log_mel
+from crabplus.data.decode import DecodeError, load_audio, load_image, load_mask, load_video
+from crabplus.data.features import AUDIO_FEATURES, beats_fbank, whisper_features
 from crabplus.tasks.families import AVSBENCH_MASK_FORMAT, AVSBENCH_PALETTE
 
 __all__ = [
     "MediaSpec",
     "BadSample",
+    "audio_features",
     "modalities_of",
     "decode_sample",
     "fit_length",
@@ -41,7 +44,14 @@ class MediaSpec:
         frame_size: side of frames, images and masks (S).
         sample_rate: audio rate in Hz.
         clip_seconds: audio is cropped / zero-padded to this length (N = clip_seconds * sample_rate).
-        n_mels, hop, n_fft: log-mel settings; F = 1 + N // hop.
+        n_mels, hop, n_fft: log-mel settings.
+        audio_features: the audio tower's front end (the model's ``media_spec`` names it): "whisper"
+            (``WhisperFeatureExtractor``'s normalised log-mel, Whisper and Qwen2.5-Omni) or "fbank"
+            (BEATs' normalised Kaldi fbank, 25 ms / 10 ms frames).
+        chunk_seconds: "whisper" only: the extractor's chunk; the clip is zero-padded to it before the
+            features are computed (Whisper and Qwen2.5-Omni: 30 s). None: the clip itself.
+        feature_frames: "whisper" only: frames kept from the chunk's ``chunk_samples // hop`` (a Whisper
+            tower takes the whole chunk; Qwen2.5-Omni's keeps the clip's ``N // hop``). None: all.
         waveform: also return the raw waveform.
         decode: decode media at all (False = text only, batches keep their modality group but carry no
             media; for mixture tests and benchmarks of the sampler).
@@ -54,12 +64,47 @@ class MediaSpec:
     n_mels: int = 64
     hop: int = 160
     n_fft: int = 400
+    audio_features: str = "whisper"
+    chunk_seconds: float | None = None
+    feature_frames: int | None = None
     waveform: bool = False
     decode: bool = True
+
+    def __post_init__(self) -> None:
+        if self.audio_features not in AUDIO_FEATURES:
+            raise ValueError(
+                f"MediaSpec.audio_features={self.audio_features!r}; valid: {list(AUDIO_FEATURES)}"
+            )
+
+    @classmethod
+    def from_model(cls, media_spec: dict, **kwargs) -> MediaSpec:
+        """The spec a model's ``media_spec`` asks for (``kwargs``: ``waveform``, ``decode``, ``n_fft``)."""
+        names = (
+            "num_frames", "frame_size", "sample_rate", "clip_seconds", "n_mels", "audio_features",
+            "chunk_seconds", "feature_frames",
+        )  # fmt: skip
+        values = {k: media_spec[k] for k in names if k in media_spec}
+        if "hop_length" in media_spec:
+            values["hop"] = media_spec["hop_length"]
+        return cls(**values, **kwargs)
 
     @property
     def num_samples(self) -> int:
         return int(round(self.clip_seconds * self.sample_rate))
+
+    @property
+    def chunk_samples(self) -> int:
+        """Samples the "whisper" features are computed over (the clip padded to ``chunk_seconds``)."""
+        seconds = self.clip_seconds if self.chunk_seconds is None else self.chunk_seconds
+        return int(round(seconds * self.sample_rate))
+
+
+def audio_features(wave: torch.Tensor, spec: MediaSpec) -> torch.Tensor:
+    """The features of ``spec.audio_features`` of a clip's ``(N,)`` waveform: ``(n_mels, F)``."""
+    if spec.audio_features == "fbank":
+        return beats_fbank(wave, spec.sample_rate, spec.n_mels).T  # (n_mels, F)
+    feats = whisper_features(wave, spec.sample_rate, spec.n_mels, spec.chunk_samples, spec.hop, spec.n_fft)
+    return feats[:, : spec.feature_frames] if spec.feature_frames else feats
 
 
 def modalities_of(media_keys, spec: MediaSpec) -> tuple[str, ...]:
@@ -131,7 +176,7 @@ def _decode_media(raw: dict, modalities: tuple[str, ...], spec: MediaSpec, meta:
         if "audio" in modalities:
             src = _first(raw, AUDIO_FILES) or _need(raw, ("mp4",))
             wave = fit_length(load_audio(src, spec.sample_rate), spec.num_samples)  # (N,)
-            out["audio"] = log_mel(wave, spec.sample_rate, spec.n_mels, spec.hop, spec.n_fft)  # (n_mels, F)
+            out["audio"] = audio_features(wave, spec)  # (n_mels, F)
             if spec.waveform:
                 out["waveform"] = wave
         if "mask" in modalities:

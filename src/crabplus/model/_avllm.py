@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crabplus.lora import routing_inputs
+from crabplus.model._chat import chat_prompt
 from crabplus.model._config import AVLLMConfig
 from crabplus.model._mask_head import mask_loss
 from crabplus.model._media import Encoded
@@ -153,14 +154,23 @@ class AVLLM(nn.Module):
     def tokenize(
         self, prompts: list[str], answers: list[str] | None = None, padding_side: str = "right"
     ) -> dict[str, torch.Tensor]:
-        """Prompt (+ answer + eos) -> input_ids, attention_mask, labels (-100 on prompt and padding). (B, L)"""
+        """Prompt (+ answer + eos) -> input_ids, attention_mask, labels (-100 on prompt and padding). (B, L)
+
+        With ``config.chat_template`` the prompt is the chat-template rendering of the system and user turns
+        (tokenised apart from the answer, as Crab does), so the labels still cover the answer and EOS only.
+        """
         if answers is not None and len(answers) != len(prompts):
             raise ValueError(f"tokenize: {len(prompts)} prompts but {len(answers)} answers")
         tok = self.tokenizer
         bos = [tok.bos_token_id] if self.config.add_bos and tok.bos_token_id is not None else []
         rows: list[tuple[list[int], list[int]]] = []
         for i, prompt in enumerate(prompts):
-            ids = bos + tok(prompt, add_special_tokens=False)["input_ids"]
+            if self.config.chat_template:  # the template places BOS and the turn markers itself
+                ids = tok(chat_prompt(tok, self.config.system_prompt, prompt), add_special_tokens=False)[
+                    "input_ids"
+                ]
+            else:
+                ids = bos + tok(prompt, add_special_tokens=False)["input_ids"]
             labels = [IGNORE_INDEX] * len(ids)
             if answers is not None:
                 answer = tok(answers[i], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]

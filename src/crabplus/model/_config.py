@@ -28,12 +28,16 @@ class AVLLMConfig:
         paradigm: "modular" (separate encoders + connectors, Crab) or "omni" (Qwen2.5-Omni thinker, Crab+).
         num_frames: T, frames per video clip.
         frame_size: S, frames and images are (3, S, S) in [0, 1].
-        n_mels: mel bins of the log-mel input (Whisper-style log10 mel, clamped, (x + 4) / 4).
+        n_mels: mel bins of the audio features.
+        audio_features: the audio tower's front end, computed by the data side: "whisper" (the
+            ``WhisperFeatureExtractor`` log-mel: log10, clamped to max - 8, (x + 4) / 4, over the clip
+            zero-padded to ``encoder_mel_frames``) or "fbank" (BEATs' normalised Kaldi fbank).
         mel_frames: F, log-mel frames per clip (hop 160 at 16 kHz: 100 frames per second).
         sample_rate: waveform rate the log-mel was computed at (Hz).
         hop_length: STFT hop of the log-mel (samples).
-        encoder_mel_frames: frames the audio encoder wants (Whisper: 2 * max_source_positions); input is
-            padded with the log-mel floor or cropped to it, and only the clip's own output frames are kept.
+        encoder_mel_frames: the feature extractor's chunk in frames (Whisper and Qwen2.5-Omni: 3000, 30 s).
+            A Whisper tower takes all of them (2 * max_source_positions) and only the clip's own output
+            frames are kept; the omni tower takes the clip's ``mel_frames`` of them.
         tokens_per_frame: N for video frames and images (modular: pooled patch grid side² or Q-Former queries).
         audio_windows: G for audio: the clip's encoder output is split into this many windows (Crab: 1 s each).
         tokens_per_window: N for audio windows.
@@ -48,7 +52,10 @@ class AVLLMConfig:
         loss_reduction: how the LM loss averages answer tokens: "token" (every token of the batch alike,
             HF's convention) or "sample" (each sample's mean, then the batch mean: short answers are not
             drowned by long ones in a multitask batch).
-        add_bos: prepend the tokenizer's BOS (if it has one) to prompts.
+        add_bos: prepend the tokenizer's BOS (if it has one) to prompts (plain format only).
+        chat_template: wrap each prompt in the tokenizer's chat template (system + user turn, generation
+            prompt) as a pretrained chat LM expects; the answer, then EOS, follows it. Real presets: True.
+        system_prompt: the system turn of the chat template.
         lm_class / vision_class / audio_class: transformers class names, used by ``load_avllm``.
     """
 
@@ -56,6 +63,7 @@ class AVLLMConfig:
     num_frames: int = 4
     frame_size: int = 32
     n_mels: int = 64
+    audio_features: str = "whisper"
     mel_frames: int = 400
     sample_rate: int = 16000
     hop_length: int = 160
@@ -76,6 +84,8 @@ class AVLLMConfig:
     mask_source_frame: int = 0
     loss_reduction: str = "token"
     add_bos: bool = True
+    chat_template: bool = False
+    system_prompt: str = ""
     lm_class: str = ""
     vision_class: str = ""
     audio_class: str = ""
@@ -86,6 +96,8 @@ class AVLLMConfig:
             raise ValueError(f"AVLLMConfig.paradigm={self.paradigm!r}; valid: 'modular', 'omni'")
         if self.connector not in ("mlp", "qformer"):
             raise ValueError(f"AVLLMConfig.connector={self.connector!r}; valid: 'mlp', 'qformer'")
+        if self.audio_features not in ("whisper", "fbank"):
+            raise ValueError(f"AVLLMConfig.audio_features={self.audio_features!r}; valid: 'whisper', 'fbank'")
         if self.loss_reduction not in ("token", "sample"):
             raise ValueError(f"AVLLMConfig.loss_reduction={self.loss_reduction!r}; valid: 'token', 'sample'")
 
@@ -104,7 +116,18 @@ class AVLLMConfig:
             "sample_rate": self.sample_rate,
             "hop_length": self.hop_length,
             "clip_seconds": self.clip_seconds,
-            "audio_features": "whisper_log_mel",
+            "audio_features": self.audio_features,
+            **self._whisper_chunk(),
+        }
+
+    def _whisper_chunk(self) -> dict[str, Any]:
+        """The chunk the "whisper" features are computed over and the frames of it the tower reads."""
+        if self.audio_features != "whisper":
+            return {}
+        kept = self.encoder_mel_frames if self.paradigm == "modular" else self.mel_frames
+        return {
+            "chunk_seconds": self.encoder_mel_frames * self.hop_length / self.sample_rate,
+            "feature_frames": kept,
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -41,7 +41,11 @@ def fit_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def fit_mel(mel: torch.Tensor, frames: int) -> torch.Tensor:
-    """Crop or pad (B, n_mels, F) to ``frames``; padding uses each sample's minimum (the log-mel floor, i.e. silence)."""
+    """Crop or pad (B, n_mels, F) to ``frames``; padding uses each sample's minimum.
+
+    For Whisper features that minimum is the extractor's silence value ``(max - 8 + 4) / 4`` whenever the
+    input holds any clamped frame (a clip padded to its chunk always does).
+    """
     F_in = mel.shape[-1]
     if F_in >= frames:
         return mel[..., :frames]

@@ -5,9 +5,10 @@ G audio windows, W encoder frames per window.
 
 Decisions: frames are normalised inside the model (CLIP or SigLIP statistics by encoder class);
 vision features come from ``hidden_states[vision_feature_layer]`` without the CLS token (LLaVA/Crab
-take the penultimate layer); Whisper needs exactly ``2 * max_source_positions`` input frames, so the
-log-mel is padded with silence and only the clip's own output frames (F/2) are kept and split into G
-equal windows (Crab: one 1-s window per group).
+take the penultimate layer); Whisper needs exactly ``2 * max_source_positions`` input frames: the data
+side gives the feature extractor's whole chunk (the clip zero-padded to 30 s, as Whisper was trained),
+shorter input is padded with its silence value, and only the clip's own output frames (F/2) are kept and
+split into G equal windows (Crab: one 1-s window per group).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class ModularMedia:
         """(B, n_mels, F) log-mel -> (B, G, W, c) windows of encoder frames."""
         cfg = self.config
         enc_frames = 2 * encoder.config.max_source_positions
-        clip_frames = min(audio.shape[-1], enc_frames)
+        clip_frames = min(audio.shape[-1], cfg.mel_frames, enc_frames)
         mel = fit_mel(audio, enc_frames).to(next(encoder.parameters()).dtype)  # (B, n_mels, F_enc)
         hidden = encoder(input_features=mel).last_hidden_state  # (B, F_enc / 2, c)
         keep = (clip_frames + 1) // 2

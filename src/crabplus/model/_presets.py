@@ -42,6 +42,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from crabplus.model._arch import arch_config, check_weights_path
 from crabplus.model._assemble import assemble
 from crabplus.model._avllm import AVLLM
+from crabplus.model._chat import CHATML_TEMPLATE, CRAB_SYSTEM, LLAMA2_CHAT_TEMPLATE, QWEN_OMNI_SYSTEM
 from crabplus.model._config import AVLLMConfig
 from crabplus.model._tokens import load_tiny_tokenizer
 
@@ -386,11 +387,20 @@ def crab_llama2(
         "qformer_layers": 2,
         "qformer_heads": 12,
         "mask_dim": 256,
+        "chat_template": True,
+        "system_prompt": CRAB_SYSTEM,
         "extra": {"vision_feature_layer": -2, "audio_tower": audio_tower, **_meta_note(init, stand_in)},
     }
     cfg = _config(defaults, overrides)
+    _ensure_template(tok, LLAMA2_CHAT_TEMPLATE)
     with _device_for(init):  # connectors and mask head live where the parts do
         return assemble(cfg, lm, tok, vision, audio)
+
+
+def _ensure_template(tokenizer, fallback: str) -> None:
+    """Give a tokenizer without a chat template the preset's format (its own template always wins)."""
+    if not getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = fallback
 
 
 def _meta_note(init: str, stand_in: bool) -> dict[str, Any]:
@@ -439,11 +449,15 @@ def qwen25_omni_7b(
         "frame_size": 224,
         "n_mels": thinker.config.audio_config.num_mel_bins,
         "mel_frames": 1000,
+        "encoder_mel_frames": 3000,  # its WhisperFeatureExtractor pads every clip to 30 s
         "audio_pool": 4,
         "mask_dim": 256,
         "add_bos": False,
+        "chat_template": True,
+        "system_prompt": QWEN_OMNI_SYSTEM,
         "extra": _meta_note(init, stand_in),
     }
     cfg = _config(defaults, overrides)
+    _ensure_template(tok, CHATML_TEMPLATE)
     with _device_for(init):
         return assemble(cfg, thinker, tok, thinker.model.visual, thinker.model.audio_tower)
