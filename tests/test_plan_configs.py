@@ -54,7 +54,7 @@ def test_crab_config_plan_counts_and_memory() -> None:
     # FSDP x 8 shards the fp32 weights: 7.80 B x 4 bytes / 8 = 3.63 GiB, plus two gathered bf16 layers
     assert mem["weights"] == pytest.approx((7_803_224_064 * 4 / 8 + 2 * 203_794_688 * 2) / 2**30, rel=1e-6)
     ave = next(t for t in result["tasks"] if t["task"] == "ave")
-    assert ave["media"] == 10 * 32 + 10 * 32 and ave["answer"] == 256  # 10 frames + 10 windows x 32 queries
+    assert ave["media"] == 10 * 32 + 10 * 32 and ave["answer"] == 256 + 1  # 10 frames + 10 windows x 32; EOS
 
 
 @pytest.mark.integration

@@ -1,8 +1,9 @@
 """Tokens per sample of each task: media tokens + prompt + answer, the LM sequence ``plan`` budgets for.
 
 Media tokens are exact (the model's ``media_token_counts``). The prompt is the task's own template with
-every ``{field}`` filled by one placeholder word, so it is a lower bound for prompts with long fields
-(questions, option lists). The answer is the generation budget ``max_new_tokens`` (an upper bound of a
+every ``{field}`` filled by one placeholder word, tokenised as the model tokenises prompts (BOS, or the
+chat template with its system prompt), so it is a lower bound for prompts with long fields (questions,
+option lists). The answer is the generation budget ``max_new_tokens`` plus EOS (an upper bound of a
 generated answer; training answers are usually shorter). Encoder tokens (what the towers see before the
 connector) are counted per modality for the encoders' activation memory.
 """
@@ -66,7 +67,8 @@ def task_tokens(model, task_names: list[str], max_new_tokens: int) -> list[TaskT
     rows = []
     for name in task_names:
         task = tasks.get(name)
-        prompt_ids = model.tokenizer(_template(task), add_special_tokens=False)["input_ids"]
+        # through the model's own tokenize: BOS or the chat template's turn markers and system prompt count
+        prompt_ids = model.tokenize([_template(task)])["input_ids"][0]
         placeholders = len(task.modalities)  # each placeholder token is replaced by its media tokens
         enc_tokens: dict[str, int] = {}
         for m in task.modalities:
@@ -76,8 +78,8 @@ def task_tokens(model, task_names: list[str], max_new_tokens: int) -> list[TaskT
                 task=name,
                 modalities=tuple(task.modalities),
                 media=sum(counts[m] for m in task.modalities),
-                prompt=len(prompt_ids) - placeholders + int(model.config.add_bos),
-                answer=max_new_tokens,
+                prompt=len(prompt_ids) - placeholders,
+                answer=max_new_tokens + 1,  # + EOS
                 encoder=enc_tokens,
             )
         )
