@@ -8,30 +8,57 @@ the ``omegaconf+`` parser mode, so ``${..key}`` interpolation in configs sees co
 
 from __future__ import annotations
 
-import importlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["main"]  # CrabplusCLI and run_lightning: lazily, see __getattr__
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
-# subcommand -> (module with main(argv) -> int, one-line help)
-TOOL_SUBCOMMANDS: dict[str, tuple[str, str]] = {
+# Tool subcommands import their package only when run (``crabplus --help`` stays fast).
+
+
+def _data(argv: list[str]) -> int:
+    from crabplus.data.cli import main as run
+
+    return int(run(argv) or 0)
+
+
+def _transfer(argv: list[str]) -> int:
+    from crabplus.transfer.cli import main as run
+
+    return int(run(argv) or 0)
+
+
+def _eval_all(argv: list[str]) -> int:
+    from crabplus.evaluate.eval_all import main as run
+
+    return int(run(argv) or 0)
+
+
+def _plan(argv: list[str]) -> int:
+    from crabplus.plan.cli import main as run
+
+    return int(run(argv) or 0)
+
+
+def _export(argv: list[str]) -> int:
+    from crabplus.train.export import main as run
+
+    return int(run(argv) or 0)
+
+
+# subcommand -> (runner of main(argv) -> exit code, one-line help)
+TOOL_SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "data": (
-        "crabplus.data.cli",
+        _data,
         "synthesise the AV world (`data synth`), convert a public dataset (`data convert`), inspect shards (`data inspect`)",
     ),
-    "transfer": ("crabplus.transfer.cli", "single-task baselines, transfer reports and pairwise matrices"),
-    "eval-all": ("crabplus.evaluate.eval_all", "evaluate configured checkpoints on every configured task"),
-    "plan": (
-        "crabplus.plan.cli",
-        "parameter counts, tokens per task and memory per device of a config (no weights)",
-    ),
-    "export": (
-        "crabplus.train.export",
-        "a checkpoint's adapter (+ connectors) as safetensors; peft folder for K=1",
-    ),
+    "transfer": (_transfer, "single-task baselines, transfer reports and pairwise matrices"),
+    "eval-all": (_eval_all, "evaluate configured checkpoints on every configured task"),
+    "plan": (_plan, "parameter counts, tokens per task and memory per device of a config (no weights)"),
+    "export": (_export, "a checkpoint's adapter (+ connectors) as safetensors; peft folder for K=1"),
 }
 
 LIGHTNING_HELP = {
@@ -74,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_help()
         return 0
     if args[0] in TOOL_SUBCOMMANDS:
-        module = importlib.import_module(TOOL_SUBCOMMANDS[args[0]][0])
-        return int(module.main(args[1:]) or 0)
+        return TOOL_SUBCOMMANDS[args[0]][0](args[1:])
     if args[0] not in LIGHTNING_SUBCOMMANDS:
         _print_help()
         print(f"\nerror: unknown subcommand {args[0]!r}", file=sys.stderr)

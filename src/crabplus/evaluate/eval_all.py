@@ -250,8 +250,7 @@ def evaluate_run(spec: RunSpec, config: EvalAllConfig) -> RunResult:
 
     from crabplus.evaluate.trivial import datamodule_trivial_scores
     from crabplus.train.lightning_cli import run_lightning
-    from crabplus.transfer import ResultsStore
-    from crabplus.transfer._runner import load_config
+    from crabplus.transfer import ResultsStore, load_config
 
     saved = load_config(spec.config)
     run_id = f"eval-{spec.name}-{int(time.time())}-{uuid.uuid4().hex[:6]}"

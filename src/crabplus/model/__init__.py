@@ -4,6 +4,7 @@ Entry points: ``build_avllm(preset, **overrides)`` and ``load_avllm(directory)``
 docs/architecture.md ("Model") for the contract.
 """
 
+from crabplus.model._adapted import build_adapted_avllm
 from crabplus.model._arch import ARCHITECTURES, WeightsPathError, arch_config, check_weights_path
 from crabplus.model._avllm import AVLLM, AVLLMOutput, causal_lm_loss
 from crabplus.model._config import AVLLMConfig
@@ -50,6 +51,7 @@ __all__ = [
     "Spliced",
     "TRAINABLE_MODES",
     "add_av_tokens",
+    "build_adapted_avllm",
     "build_avllm",
     "causal_lm_loss",
     "dice_loss",

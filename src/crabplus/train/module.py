@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from crabplus import tasks
 from crabplus.balance import BalanceStrategy, dropped_modality_outputs
 from crabplus.config_blocks import as_config
-from crabplus.lora import ILoRAConfig, balance_loss, inject
-from crabplus.model import build_avllm, set_trainable
+from crabplus.lora import ILoRAConfig, balance_loss
+from crabplus.model import build_adapted_avllm
 from crabplus.train.checkpoint_io import trainable_state_keys
 from crabplus.train.guards import NonFiniteGuard, grads_are_finite
 from crabplus.train.optim import OptimizerConfig, build_optimizer
@@ -75,8 +75,7 @@ class AVLLMModule(L.LightningModule):
         self.save_hyperparameters(ignore=["optimizer", "adapter", "balance"])
         self.hparams["optimizer"] = asdict(self.optimizer_config)
         self.hparams["adapter"] = asdict(adapter) if adapter is not None else None
-        self.model = self._build_model(preset, model_overrides or {}, adapter)
-        self.num_trainable = set_trainable(self.model, trainable)
+        self.model, self.num_trainable = build_adapted_avllm(preset, model_overrides or {}, adapter, trainable)
         self.guard = NonFiniteGuard(max_skipped_steps)
         self.metrics = torch.nn.ModuleDict()
         self.task_names: list[str] = []
@@ -87,15 +86,6 @@ class AVLLMModule(L.LightningModule):
         self.skip_prediction_keys: set[tuple[str, str]] = set()  # (task, key) already predicted
 
     # ----- construction -------------------------------------------------------------------------------
-    @staticmethod
-    def _build_model(preset: str, overrides: dict[str, Any], adapter: ILoRAConfig | None):
-        """The preset's base weights are deterministic (its own seed), so a model rebuilt from the same
-        config matches a checkpoint holding trainable parts only; adapters draw from the run's seed."""
-        model = build_avllm(preset, **overrides)
-        if adapter is not None:
-            inject(model, adapter)
-        return model
-
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
         names = list(getattr(datamodule, "task_names", []) or [])

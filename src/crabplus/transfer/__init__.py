@@ -31,6 +31,7 @@ from crabplus.transfer._compare import (
     TransferSummary,
     compare,
     compare_seeds,
+    direction,
     mean_values,
     summarize,
 )
@@ -39,11 +40,15 @@ from crabplus.transfer._items import from_json, item_rows, to_json
 from crabplus.transfer._matched import MatchedLoRA, derive_matched_lora, trainable_count
 from crabplus.transfer._pairs import PairMatrix, pair_matrix
 from crabplus.transfer._plots import plot_comparison, plot_matrix, plot_transfer_bars
-from crabplus.transfer._recipe import Recipe, fingerprint, recipe_fingerprint
+from crabplus.transfer._recipe import Recipe, fingerprint, init_args, recipe_fingerprint
 from crabplus.transfer._report import comparison_markdown, report_markdown, write_comparison, write_report
+from crabplus.transfer._runner import load_config
 from crabplus.transfer._store import DEFAULT_STORE, SCHEMA_VERSION, ItemRow, ResultRow, ResultsStore, RunInfo
 
 __all__ = [
+    "direction",
+    "init_args",
+    "load_config",
     "MatchedLoRA",
     "derive_matched_lora",
     "trainable_count",

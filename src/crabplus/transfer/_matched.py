@@ -3,9 +3,10 @@
 Why: I-LoRA with K heads of rank r trains more adapter parameters than a plain LoRA of rank r, so "I-LoRA
 beats LoRA" may only say "more parameters help". Per wrapped ``Linear(d_in, d_out)`` plain LoRA of rank ρ
 trains ρ·(d_in + d_out), so the model's trainable count is linear in ρ: ``N(ρ) = N₀ + ρ·k``. Counting two
-ranks on the real model (``AVLLMModule.num_trainable``, so connectors and encoder targets count as they
-train) gives N₀ and k; the matched rank is ``ρ* = max(1, round((N_ilora − N₀) / k))``. alpha is scaled with
-the rank (alpha/rank, the LoRA scaling, is kept).
+ranks on the real model (``crabplus.model.build_adapted_avllm``, as ``AVLLMModule`` builds it, so
+connectors and encoder targets count as they train) gives N₀ and k; the matched rank is
+``ρ* = max(1, round((N_ilora − N₀) / k))``. alpha is scaled with the rank (alpha/rank, the LoRA scaling,
+is kept).
 """
 
 from __future__ import annotations
@@ -42,11 +43,17 @@ class MatchedLoRA:
 
 def trainable_count(model_args: Mapping[str, Any], adapter: Mapping[str, Any]) -> int:
     """Trainable parameters of the module the config builds with ``adapter`` (built on the CPU, not trained)."""
-    from crabplus.train.module import AVLLMModule
+    from crabplus.config_blocks import as_config
+    from crabplus.lora import ILoRAConfig
+    from crabplus.model import build_adapted_avllm
 
-    keep = ("preset", "model_overrides", "trainable")
-    module = AVLLMModule(**{k: model_args[k] for k in keep if k in model_args}, adapter=dict(adapter))
-    return int(module.num_trainable)
+    _, count = build_adapted_avllm(
+        model_args.get("preset", "tiny-modular"),
+        dict(model_args.get("model_overrides") or {}),
+        as_config(ILoRAConfig, dict(adapter), "model.init_args.adapter"),
+        model_args.get("trainable", "adapters+connectors"),
+    )
+    return int(count)
 
 
 def derive_matched_lora(config: Mapping[str, Any], run_name: str | None = None) -> MatchedLoRA:

@@ -54,7 +54,7 @@ from crabplus.transfer import (
     summarize,
     write_report,
 )
-from crabplus.transfer._compare import direction as lookup_direction
+from crabplus.transfer import direction as lookup_direction
 
 __all__ = ["TransferCallback", "parse_metric_keys"]
 
@@ -302,7 +302,7 @@ class TransferCallback(L.Callback):
             return _plain(given)
         saved = Path(trainer.log_dir or trainer.default_root_dir) / "config.yaml"
         if saved.is_file():
-            from crabplus.transfer._runner import load_config
+            from crabplus.transfer import load_config
 
             return load_config(saved)
         self._warn_once(
@@ -352,7 +352,7 @@ def _hash_config(config: Mapping[str, Any]) -> str:
 
 
 def _variant(config: Mapping[str, Any]) -> str:
-    from crabplus.transfer._recipe import init_args
+    from crabplus.transfer import init_args
 
     model = init_args(config.get("model"))
     adapter = model.get("adapter")
