@@ -51,10 +51,15 @@ def test_crab_config_plan_counts_and_memory() -> None:
     assert all(v != "ok" for v in result["preflight"].values())  # the /path/to placeholders are reported
     mem = result["memory_gib"]
     assert mem["total_ac"] < mem["total"] and mem["activations_ac"] < mem["activations"]
-    # FSDP x 8 shards the fp32 weights: 7.80 B x 4 bytes / 8 = 3.63 GiB, plus two gathered bf16 layers
-    assert mem["weights"] == pytest.approx((7_803_224_064 * 4 / 8 + 2 * 203_794_688 * 2) / 2**30, rel=1e-6)
+    assert params["audio encoder"]["total"] == 90_717_055  # Crab's BEATs (iter3+ AS2M), see test_beats.py
+    # FSDP x 8 shards the fp32 weights: 7.26 B x 4 bytes / 8 = 3.38 GiB, plus two gathered bf16 layers
+    total = sum(p["total"] for p in params.values())
+    lm, clip, beats, connectors, lora = 6_738_415_616, 303_179_776, 90_717_055, 79_102_976, 45_162_496
+    assert total == lm + clip + beats + connectors + lora
+    assert mem["weights"] == pytest.approx((total * 4 / 8 + 2 * 203_794_688 * 2) / 2**30, rel=1e-6)
     ave = next(t for t in result["tasks"] if t["task"] == "ave")
     assert ave["media"] == 10 * 32 + 10 * 32 and ave["answer"] == 256 + 1  # 10 frames + 10 windows x 32; EOS
+    assert ave["encoder"]["audio"] == 10 * 6 * 8  # ten 1-s fbank windows of 98 frames -> 6 x 8 BEATs patches
 
 
 @pytest.mark.integration

@@ -51,6 +51,7 @@ def test_crab_llama2_preset_from_tiny_checkpoints(tmp_path, media) -> None:
         llm_path=str(tmp_path / "llm"),
         vision_path=str(tmp_path / "clip"),
         audio_path=str(tmp_path / "whisper"),
+        audio_tower="whisper",
         num_frames=4,
         tokens_per_frame=4,
         audio_windows=4,

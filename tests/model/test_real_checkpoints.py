@@ -73,6 +73,7 @@ def _save_crab_download(root: Path) -> dict[str, str]:
         "llm_path": str(root / "Llama-2-7b-chat-hf"),
         "vision_path": str(root / "clip-vit-large-patch14"),
         "audio_path": str(root / "whisper-large-v3"),
+        "audio_tower": "whisper",  # the recipe's BEATs (a single .pt) is loaded in test_beats.py
     }
 
 

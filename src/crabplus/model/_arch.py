@@ -26,6 +26,8 @@ from transformers import (
     WhisperConfig,
 )
 
+from crabplus.model._beats import BEATsConfig
+
 __all__ = ["ARCHITECTURES", "WeightsPathError", "arch_config", "check_weights_path", "is_hub_id"]
 
 #: Shipped architecture name -> transformers config class.
@@ -34,6 +36,7 @@ ARCHITECTURES: dict[str, type[PretrainedConfig]] = {
     "clip-vit-large-patch14": CLIPVisionConfig,
     "clip-vit-large-patch14-336": CLIPVisionConfig,
     "whisper-large-v3": WhisperConfig,
+    "beats-iter3-plus-as2m": BEATsConfig,
     "qwen2.5-omni-7b-thinker": Qwen2_5OmniThinkerConfig,
 }
 
@@ -60,6 +63,11 @@ def arch_config(name: str, path: str | None = None) -> PretrainedConfig:
     sub-config the preset needs.
     """
     cls = ARCHITECTURES[name] if name in ARCHITECTURES else None
+    if cls is BEATsConfig:  # not a transformers config: a saved folder's config.json, else shipped
+        source = Path(path) / "config.json" if path else None
+        values = json.loads(source.read_text()) if source and source.is_file() else shipped_config_dict(name)
+        values = {k: v for k, v in values.items() if k not in ("architectures", "model_type")}
+        return BEATsConfig.from_checkpoint_cfg(values, str(source or name))
     if path and (Path(path) / "config.json").is_file():
         config = AutoConfig.from_pretrained(path)
         return _sub_config(config, cls)
@@ -103,6 +111,8 @@ def check_weights_path(key: str, value: str | None, needs_weights: bool = True) 
         raise WeightsPathError(
             f"{where}: {value} does not exist; put the downloaded folder there or give a hub id"
         )
+    if path.is_file() and path.suffix == ".pt":  # a single-file checkpoint (BEATs' official release)
+        return
     if not path.is_dir() or not (path / "config.json").is_file():
         raise WeightsPathError(f"{where}: {value} is not a model folder (no config.json in it)")
     if needs_weights and not any(next(path.glob(p), None) for p in _WEIGHT_FILES):

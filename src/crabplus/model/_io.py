@@ -6,7 +6,7 @@ Layout of a saved directory::
     tokenizer/                 tokenizer.save_pretrained
     language_model/            HF save_pretrained (omni: the whole thinker, towers included)
     vision_encoder/            HF save_pretrained (modular only)
-    audio_encoder/             HF save_pretrained (modular only)
+    audio_encoder/             HF save_pretrained (modular only; BEATs: config.json + model.safetensors)
     modules.safetensors        vision_connector.*, audio_connector.*, mask_head.* tensors
 
 Classes are resolved by name from an allow-list of transformers classes, never unpickled.
@@ -23,11 +23,12 @@ from transformers import AutoTokenizer
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from crabplus.model._avllm import AVLLM
+from crabplus.model._beats import BEATs
 from crabplus.model._config import AVLLMConfig
 
 __all__ = ["load_avllm", "resolve_hf_class", "save_avllm"]
 
-_EXTRA_CLASSES = {"WhisperEncoder": WhisperEncoder}
+_EXTRA_CLASSES = {"WhisperEncoder": WhisperEncoder, "BEATs": BEATs}
 _SMALL_MODULES = ("vision_connector", "audio_connector", "mask_head")
 
 

@@ -1,4 +1,4 @@
-"""Modular (Crab-style) media encoding: CLIP/SigLIP frames, Whisper audio windows.
+"""Modular (Crab-style) media encoding: CLIP/SigLIP frames, Whisper or BEATs audio windows.
 
 Notation: B batch, T frames, S side, P patches per frame, F log-mel frames, c encoder width,
 G audio windows, W encoder frames per window.
@@ -8,7 +8,8 @@ vision features come from ``hidden_states[vision_feature_layer]`` without the CL
 take the penultimate layer); Whisper needs exactly ``2 * max_source_positions`` input frames: the data
 side gives the feature extractor's whole chunk (the clip zero-padded to 30 s, as Whisper was trained),
 shorter input is padded with its silence value, and only the clip's own output frames (F/2) are kept and
-split into G equal windows (Crab: one 1-s window per group).
+split into G equal windows (Crab: one 1-s window per group). BEATs (Crab's own tower) encodes each
+window's fbank on its own, as Crab does per 1-s segment.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from crabplus.model._media import Encoded, fit_frames, fit_mel, normalise
 __all__ = ["ModularMedia"]
 
 SIGLIP_MEAN = SIGLIP_STD = (0.5, 0.5, 0.5)
+KALDI_FRAME_MS = 25  # BEATs' fbank frame (the data side's kaldi_fbank default)
 
 
 class ModularMedia:
@@ -51,9 +53,23 @@ class ModularMedia:
     def encode_image(self, encoder: nn.Module, image: torch.Tensor) -> Encoded:
         return Encoded(self._frames(encoder, image)[:, None])  # (B, 1, P, c)
 
-    def encode_audio(self, encoder: nn.Module, audio: torch.Tensor) -> Encoded:
-        """(B, n_mels, F) log-mel -> (B, G, W, c) windows of encoder frames."""
+    def beats_window(self) -> tuple[int, int]:
+        """(stride, length) in fbank frames of one of the G windows BEATs encodes on its own.
+
+        Crab computes the fbank of each 1-s segment apart; Kaldi frames are independent (25 ms every
+        10 ms, no padding), so segment j's fbank is frames ``[j·stride, j·stride + length)`` of the clip's:
+        ``length = 1 + (segment samples - 25 ms) // hop`` (98 for 1 s at 16 kHz).
+        """
         cfg = self.config
+        stride = cfg.mel_frames // cfg.audio_windows
+        frame = cfg.sample_rate * KALDI_FRAME_MS // 1000
+        return stride, 1 + (stride * cfg.hop_length - frame) // cfg.hop_length
+
+    def encode_audio(self, encoder: nn.Module, audio: torch.Tensor) -> Encoded:
+        """(B, n_mels, F) audio features -> (B, G, W, c) windows of encoder tokens."""
+        cfg = self.config
+        if cfg.audio_features == "fbank":
+            return self._encode_fbank_windows(encoder, audio)
         enc_frames = 2 * encoder.config.max_source_positions
         clip_frames = min(audio.shape[-1], cfg.mel_frames, enc_frames)
         mel = fit_mel(audio, enc_frames).to(next(encoder.parameters()).dtype)  # (B, n_mels, F_enc)
@@ -62,6 +78,24 @@ class ModularMedia:
         window = max(keep // cfg.audio_windows, 1)
         hidden = hidden[:, : window * cfg.audio_windows]  # (B, G·W, c)
         return Encoded(hidden.reshape(hidden.shape[0], cfg.audio_windows, window, -1))  # (B, G, W, c)
+
+    def _encode_fbank_windows(self, encoder: nn.Module, audio: torch.Tensor) -> Encoded:
+        """BEATs: each window's fbank (B·G, length, n_mels) through the encoder -> (B, G, N_w, c)."""
+        G = self.config.audio_windows
+        stride, length = self.beats_window()
+        fbank = fit_mel(audio, (G - 1) * stride + length)  # (B, n_mels, F')
+        windows = torch.stack([fbank[..., j * stride : j * stride + length] for j in range(G)], dim=1)
+        x = (
+            windows.transpose(2, 3).flatten(0, 1).to(next(encoder.parameters()).dtype)
+        )  # (B·G, length, n_mels)
+        hidden = encoder(input_features=x).last_hidden_state  # (B·G, N_w, c)
+        return Encoded(hidden.reshape(audio.shape[0], G, *hidden.shape[1:]))
+
+    def audio_encoder_tokens(self, encoder: nn.Module) -> int:
+        """Tokens one clip puts through the audio encoder (before the connector)."""
+        if self.config.audio_features == "fbank":
+            return self.config.audio_windows * encoder.tokens_per_input(self.beats_window()[1])
+        return self.config.encoder_mel_frames // 2
 
     def token_counts(self) -> dict[str, int]:
         cfg = self.config

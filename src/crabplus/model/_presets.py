@@ -42,6 +42,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from crabplus.model._arch import arch_config, check_weights_path
 from crabplus.model._assemble import assemble
 from crabplus.model._avllm import AVLLM
+from crabplus.model._beats import BEATs
 from crabplus.model._chat import CHATML_TEMPLATE, CRAB_SYSTEM, LLAMA2_CHAT_TEMPLATE, QWEN_OMNI_SYSTEM
 from crabplus.model._config import AVLLMConfig
 from crabplus.model._tokens import load_tiny_tokenizer
@@ -299,13 +300,24 @@ class AudioTower:
     """One choice of the modular presets' audio encoder.
 
     ``arch``: shipped architecture name (``init: meta``); ``load(path, **kw)``: the module from a download;
-    ``build(config)``: a fresh module from a config. The tower must expose ``config.d_model`` (connector
-    width), ``config.num_mel_bins`` and ``config.max_source_positions`` (input frames = 2 x positions).
+    ``build(config)``: a fresh module from a config; ``features``: its front end ("whisper" log-mel or
+    BEATs' "fbank"). The tower must expose ``config.d_model`` (connector width), ``config.num_mel_bins``
+    and, for Whisper, ``config.max_source_positions`` (input frames = 2 x positions).
     """
 
     arch: str
     load: Callable[..., torch.nn.Module]
     build: Callable[[Any], torch.nn.Module]
+    features: str = "whisper"
+
+    def defaults(self, audio: torch.nn.Module) -> dict[str, Any]:
+        """The AVLLMConfig fields this tower decides: its front end, mel bins and input frames."""
+        frames = 1000 if self.features == "fbank" else 2 * audio.config.max_source_positions
+        return {
+            "audio_features": self.features,
+            "n_mels": audio.config.num_mel_bins,
+            "encoder_mel_frames": frames,
+        }
 
 
 def _load_whisper_encoder(path: str, **kw: Any) -> WhisperEncoder:
@@ -319,6 +331,9 @@ def _load_whisper_encoder(path: str, **kw: Any) -> WhisperEncoder:
 #: Audio towers of the modular presets (``audio_tower=`` argument); a new tower is one more entry.
 AUDIO_TOWERS: dict[str, AudioTower] = {
     "whisper": AudioTower(arch="whisper-large-v3", load=_load_whisper_encoder, build=WhisperEncoder),
+    "beats": AudioTower(
+        arch="beats-iter3-plus-as2m", load=BEATs.from_pretrained, build=BEATs, features="fbank"
+    ),
 }
 
 
@@ -353,7 +368,7 @@ def crab_llama2(
     audio_path: str | None = None,
     init: str = "pretrained",
     dtype: str | None = None,
-    audio_tower: str = "whisper",
+    audio_tower: str = "beats",
     vision_arch: str = "clip-vit-large-patch14",
     **overrides: Any,
 ) -> AVLLM:
@@ -362,7 +377,9 @@ def crab_llama2(
     ``init="pretrained"``: ``*_path`` are local folders (a user's download, checked before loading) or hub
     ids. ``init="meta"``: no weights; the parts are built on the meta device from the shipped architecture
     configs (or from ``*_path``'s ``config.json`` when the folder exists), for ``crabplus plan``.
-    ``audio_tower`` picks an entry of ``AUDIO_TOWERS`` (Whisper today; Crab's own is BEATs).
+    ``audio_tower`` picks an entry of ``AUDIO_TOWERS``: Crab's own BEATs (``audio_path``: the official
+    ``.pt``, e.g. ``BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt``; 1-s windows of fbank, 48 tokens
+    each) or Whisper (a transformers folder or hub id).
     ``vision_arch`` names the shipped CLIP config used with ``init="meta"`` (224 or 336 px).
     Defaults follow Crab: 10 frames, 32 Q-Former queries per frame and per 1-s window, 10-s clips.
     """
@@ -376,9 +393,8 @@ def crab_llama2(
         "paradigm": "modular",
         "num_frames": 10,
         "frame_size": vision.config.image_size,
-        "n_mels": audio.config.num_mel_bins,
         "mel_frames": 1000,
-        "encoder_mel_frames": 2 * audio.config.max_source_positions,
+        **AUDIO_TOWERS[audio_tower].defaults(audio),
         "tokens_per_frame": 32,
         "audio_windows": 10,
         "tokens_per_window": 32,

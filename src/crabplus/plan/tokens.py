@@ -57,7 +57,7 @@ def encoder_tokens(model) -> dict[str, int]:
             per_frame = (vision.image_size // vision.patch_size) ** 2 + 1  # patches + CLS
             out["video"], out["image"] = cfg.num_frames * per_frame, per_frame
         if audio is not None:
-            out["audio"] = cfg.encoder_mel_frames // 2
+            out["audio"] = model.media.audio_encoder_tokens(model.audio_encoder)
     return out
 
 
