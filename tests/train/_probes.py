@@ -21,7 +21,7 @@ from typing import Any
 
 import lightning as L
 
-MEDIA_KEYS = ("video", "audio", "image")
+from crabplus.data.batch import ENCODED_MEDIA
 
 
 def _env_int(name: str) -> int | None:
@@ -63,7 +63,7 @@ class BatchRecorder(L.Callback):
         folder = os.environ.get("CRABPLUS_TEST_RECORD_DIR")
         if not folder:
             return
-        group = "+".join(k for k in MEDIA_KEYS if batch.get(k) is not None)
+        group = "+".join(k for k in ENCODED_MEDIA if batch.get(k) is not None)
         row = {"step": trainer.global_step, "group": group, "tasks": list(batch["task"])}
         with open(Path(folder) / f"rank{trainer.global_rank}.jsonl", "a") as handle:
             handle.write(json.dumps(row) + "\n")

@@ -7,6 +7,7 @@ Public API: ``ShardWriter``/``read_index`` (shards), ``load_video``/``load_audio
 
 from __future__ import annotations
 
+from crabplus.data.batch import ENCODED_MEDIA, MEDIA_KEYS, Batch, encoded_media
 from crabplus.data.datamodule import MultiTaskDataModule
 from crabplus.data.decode import DecodeError, load_audio, load_image, load_mask, load_video, log_mel
 from crabplus.data.sample import MediaSpec
@@ -14,6 +15,10 @@ from crabplus.data.shards import ShardWriter, read_index
 from crabplus.data.task_entry import TaskEntry
 
 __all__ = [
+    "Batch",
+    "ENCODED_MEDIA",
+    "MEDIA_KEYS",
+    "encoded_media",
     "ShardWriter",
     "read_index",
     "load_video",

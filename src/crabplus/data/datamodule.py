@@ -18,6 +18,7 @@ import lightning as L
 from torch.utils.data import DataLoader
 
 from crabplus import tasks
+from crabplus.data.batch import Batch
 from crabplus.data.loaders import EvalTaskDataset, SkipPolicy, TaskSource, TrainMixtureDataset
 from crabplus.data.mixture import Mixture, mixture_weights
 from crabplus.data.sample import MediaSpec, modalities_of
@@ -204,11 +205,11 @@ class MultiTaskDataModule(L.LightningDataModule):
         return self._eval_loaders(self.splits["predict"])
 
     # --- bookkeeping of consumed batches --------------------------------------------------------
-    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+    def on_before_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         self.observe(batch)
         return batch
 
-    def observe(self, batch: dict) -> None:
+    def observe(self, batch: Batch) -> None:
         """Record a consumed batch: skip counts, and for training batches the resume point."""
         for task, n in batch.get("skipped", {}).items():
             self._skipped[task] = self._skipped.get(task, 0) + int(n)

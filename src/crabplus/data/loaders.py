@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from crabplus.data.batch import Batch, media_keys_of
 from crabplus.data.cache import DecodedCache
 from crabplus.data.mixture import Mixture
 from crabplus.data.sample import BadSample, MediaSpec, decode_sample
 from crabplus.data.stream import TaskStream, slot_samples
 
 __all__ = ["TaskSource", "SkipPolicy", "SkipLimitError", "TrainMixtureDataset", "EvalTaskDataset", "collate"]
-
-MEDIA_KEYS = ("video", "audio", "waveform", "image", "mask")
 
 
 @dataclass(frozen=True)
@@ -71,15 +70,15 @@ class SkipPolicy:
             )
 
 
-def collate(samples: list[dict]) -> dict:
+def collate(samples: list[dict]) -> Batch:
     """Stack media (all samples share the same media keys) and list everything else."""
-    keys = [k for k in MEDIA_KEYS if k in samples[0]]
+    keys = media_keys_of(samples[0])
     for s in samples:
-        if [k for k in MEDIA_KEYS if k in s] != keys:
+        if media_keys_of(s) != keys:
             raise ValueError(
-                f"batch is not modality-homogeneous: {s['key']} has {[k for k in MEDIA_KEYS if k in s]}, expected {keys}"
+                f"batch is not modality-homogeneous: {s['key']} has {media_keys_of(s)}, expected {keys}"
             )
-    batch = {
+    batch: Batch = {
         name: [s[name] for s in samples] for name in ("task", "key", "prompt", "answer", "target", "meta")
     }
     batch["task_id"] = torch.tensor([s["task_id"] for s in samples], dtype=torch.long)  # (B,)
@@ -143,7 +142,7 @@ class TrainMixtureDataset(IterableDataset):
             streams.append(stream)
         return streams
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[Batch]:
         w, nw = _worker()
         first = self.start + w
         end = (
@@ -161,7 +160,7 @@ class TrainMixtureDataset(IterableDataset):
 
     def _batch(
         self, b: int, streams: list[TaskStream], skip: SkipPolicy, residue: int, cache: DecodedCache
-    ) -> dict:
+    ) -> Batch:
         delta: dict[str, int] = {}
         samples = []
         for tid in self.mixture.slot_tasks(b, self.rank, self.batch_size):
@@ -204,7 +203,7 @@ class EvalTaskDataset(IterableDataset):
         self.task_lookup, self.rank, self.world_size = task_lookup, rank, world_size
         self.skip_policy = skip or SkipPolicy()
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[Batch]:
         w, nw = _worker()
         slot, num_slots = self.rank * nw + w, self.world_size * nw
         skip = SkipPolicy(self.skip_policy.max_share, self.skip_policy.min_samples)

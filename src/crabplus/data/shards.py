@@ -37,12 +37,12 @@ __all__ = [
     "iter_shard",
     "is_url",
     "join_location",
-    "MEDIA_KEYS",
+    "MEDIA_EXTENSIONS",
     "SHARD_PATTERN",
 ]
 
 SHARD_PATTERN = "shard-%06d.tar"
-MEDIA_KEYS = ("mp4", "wav", "mp3", "flac", "png", "jpg", "mask.png")
+MEDIA_EXTENSIONS = ("mp4", "wav", "mp3", "flac", "png", "jpg", "mask.png")
 
 
 class ShardWriter:
@@ -87,8 +87,8 @@ class ShardWriter:
 
             media["mask.png"] = encode_mask_png(np.asarray(target.pop("mask")))
         for ext in media:
-            if ext not in MEDIA_KEYS:
-                raise ValueError(f"sample {key!r}: media key {ext!r} not one of {MEDIA_KEYS}")
+            if ext not in MEDIA_EXTENSIONS:
+                raise ValueError(f"sample {key!r}: media key {ext!r} not one of {MEDIA_EXTENSIONS}")
         record = {"task": self.task, "meta": meta, "target": target, "reasoning": reasoning}
         if not self.counts or self.counts[-1] >= self.maxcount:
             self._next_shard()

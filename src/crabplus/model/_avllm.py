@@ -32,7 +32,7 @@ __all__ = ["AVLLM", "AVLLMOutput", "LOSS_REDUCTIONS", "causal_lm_loss"]
 LOSS_REDUCTIONS = ("token", "sample")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AVLLMOutput:
     """Result of ``AVLLM.forward``.
 
@@ -296,16 +296,16 @@ class AVLLM(nn.Module):
                 else loss + m_loss * self.config.mask_loss_weight
             )
         return AVLLMOutput(
-            loss,
-            out.logits,
-            hidden,
-            sp.labels,
-            sp.modality_ids,
-            sp.attention_mask,
-            mask_logits,
-            present,
-            lm_loss,
-            m_loss,
+            loss=loss,
+            logits=out.logits,
+            hidden_states=hidden,
+            labels=sp.labels,
+            modality_ids=sp.modality_ids,
+            attention_mask=sp.attention_mask,
+            mask_logits=mask_logits,
+            mask_present=present,
+            lm_loss=lm_loss,
+            mask_loss=m_loss,
         )
 
     def mask_logits(

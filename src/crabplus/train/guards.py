@@ -36,6 +36,11 @@ class NonFiniteGuard:
     def __init__(self, max_skipped_steps: int = 10) -> None:
         self.max_skipped_steps = max_skipped_steps
         self.skipped = 0
+        self.loss_nonfinite = False  # the current step's loss, set in training_step, read before the step
+
+    def observe_loss(self, loss: torch.Tensor) -> None:
+        """Note whether this step's loss is finite (the optimizer hook then skips the step if it is not)."""
+        self.loss_nonfinite = not bool(torch.isfinite(loss))
 
     def skip(self, step: int, what: str) -> None:
         """Record one skipped step; raise :class:`NonFiniteError` when over the limit."""

@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from crabplus import tasks
 from crabplus.balance import BalanceStrategy, dropped_modality_outputs
 from crabplus.config_blocks import as_config
+from crabplus.data.batch import Batch, encoded_media
 from crabplus.lora import ILoRAConfig, balance_loss
-from crabplus.model import build_adapted_avllm
+from crabplus.model import AVLLMOutput, build_adapted_avllm
 from crabplus.train.checkpoint_io import trainable_state_keys
 from crabplus.train.guards import NonFiniteGuard, grads_are_finite
 from crabplus.train.optim import OptimizerConfig, build_optimizer
@@ -29,9 +30,6 @@ from crabplus.train.prediction_rows import prediction_rows
 from crabplus.train.rng import DeferredRNGRestore, gather_rng_states
 
 __all__ = ["AVLLMModule"]
-
-MEDIA_KEYS = ("video", "audio", "image")
-
 
 class AVLLMModule(L.LightningModule):
     """Train and evaluate one AV-LLM on many tasks.
@@ -84,6 +82,7 @@ class AVLLMModule(L.LightningModule):
         self.strict_loading = False  # checkpoints hold trainable parts only
         self.keep_prediction_rows = False  # validation/test steps return prediction rows (PredictionWriter)
         self.skip_prediction_keys: set[tuple[str, str]] = set()  # (task, key) already predicted
+        self.deferred_rng: DeferredRNGRestore | None = None  # set by on_load_checkpoint, applied at batch 1
 
     # ----- construction -------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -104,13 +103,13 @@ class AVLLMModule(L.LightningModule):
             )
 
     # ----- steps -----------------------------------------------------------------------------------------
-    def forward(self, batch: dict[str, Any]):
+    def forward(self, batch: Batch) -> AVLLMOutput:
         tokens = self.model.tokenize(batch["prompt"], batch["answer"])
         tokens = {k: v.to(self.device) for k, v in tokens.items()}
-        media = {k: batch[k] for k in MEDIA_KEYS if batch.get(k) is not None}
+        media = encoded_media(batch)
         return self.model(**tokens, **media, task_ids=batch.get("task_id"), mask=batch.get("mask"))
 
-    def task_loss(self, batch: dict[str, Any]) -> torch.Tensor:
+    def task_loss(self, batch: Batch) -> torch.Tensor:
         """The training loss of one batch (used by the gradient-conflict callback)."""
         return self.forward(batch).loss + self._aux_loss()
 
@@ -126,10 +125,10 @@ class AVLLMModule(L.LightningModule):
             total = total + sum(p.view(-1)[0] * 0.0 for p in self.model.parameters() if p.requires_grad)
         return total
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         if self.balance is not None and _has_two_modalities(batch):
-            parts = self.balance.losses(self._balance_branches, batch, self.global_step)
-            output, loss = self._fused_output, parts["loss"] + self._aux_loss()
+            output, parts = self._balanced_losses(batch)
+            loss = parts["loss"] + self._aux_loss()
             for name, value in parts.items():
                 if name != "loss":
                     self.log(f"balance/{name}", value.detach(), batch_size=len(batch["prompt"]))
@@ -139,7 +138,7 @@ class AVLLMModule(L.LightningModule):
         # A non-finite loss is not dropped here: returning None would make this rank skip the gradient
         # all-reduce under DDP. Its NaN gradients reach every rank, and on_before_optimizer_step skips the
         # step everywhere at once.
-        self._nonfinite_loss = not bool(torch.isfinite(loss))
+        self.guard.observe_loss(loss)
         batch_size = len(batch["prompt"])
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
         for task, value in per_task_loss(output.logits, output.labels, batch["task"]).items():
@@ -148,28 +147,31 @@ class AVLLMModule(L.LightningModule):
             self.log(f"data/skipped/{task}", float(count), reduce_fx="max")
         return loss
 
-    def _balance_branches(self, batch: dict[str, Any]):
-        """Fused and modality-dropped passes for the balancing strategy (``crabplus.balance``)."""
-        outputs: dict[tuple[str, ...], Any] = {}
+    def _balanced_losses(self, batch: Batch) -> tuple[AVLLMOutput, dict[str, torch.Tensor]]:
+        """The balancing strategy's losses (``crabplus.balance``) over fused and modality-dropped passes,
+        and the fused pass's output (for the per-task loss log)."""
+        outputs: dict[tuple[str, ...], AVLLMOutput] = {}
 
-        def run(keep: tuple[str, ...]):
+        def run(keep: tuple[str, ...]) -> AVLLMOutput:
             outputs[keep] = self.forward(drop_modalities(batch, keep))
             return outputs[keep]
 
-        branches = dropped_modality_outputs(run, unimodal=self.balance.needs_unimodal)
-        self._fused_output = outputs[("audio", "video")]
-        return branches
+        def branches(_: Batch):
+            return dropped_modality_outputs(run, unimodal=self.balance.needs_unimodal)
+
+        parts = self.balance.losses(branches, batch, self.global_step)
+        return outputs[("audio", "video")], parts
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        bad_loss = getattr(self, "_nonfinite_loss", False)
+        bad_loss = self.guard.loss_nonfinite
         if bad_loss or not grads_are_finite(params):
             for param in params:
                 param.grad = None  # AdamW skips parameters without a gradient: the step becomes a no-op
             self.guard.skip(self.global_step, "loss" if bad_loss else "gradient")
         self.log("train/skipped_steps", float(self.guard.skipped))
 
-    def _eval_step(self, stage: str, batch: dict[str, Any], dataloader_idx: int) -> list[dict] | None:
+    def _eval_step(self, stage: str, batch: Batch, dataloader_idx: int) -> list[dict] | None:
         task = batch["task"][0]
         output = self.forward(batch)
         batch_size = len(batch["prompt"])
@@ -183,9 +185,9 @@ class AVLLMModule(L.LightningModule):
         # rows for a PredictionWriter (``crabplus test --save_predictions``), which turns this on
         return prediction_rows(batch, texts, predictions) if self.keep_prediction_rows else None
 
-    def generate_batch(self, batch: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    def generate_batch(self, batch: Batch) -> tuple[list[str], list[dict[str, Any]]]:
         """Greedy answer texts of one task-homogeneous batch and their parsed structured predictions."""
-        media = {k: batch[k] for k in MEDIA_KEYS if batch.get(k) is not None}
+        media = encoded_media(batch)
         # with a mask head, answers holding <mask> get the head's mask (segmentation's Crab route)
         generate = self.model.generate_with_masks if self.model.mask_head is not None else self.model.generate
         generated = generate(
@@ -203,17 +205,17 @@ class AVLLMModule(L.LightningModule):
             predictions.append(parsed)
         return list(texts), predictions
 
-    def predict_batch(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+    def predict_batch(self, batch: Batch) -> list[dict[str, Any]]:
         """Greedy answers of one task-homogeneous batch, parsed into structured predictions."""
         return self.generate_batch(batch)[1]
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> list | None:
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> list | None:
         return self._eval_step("val", batch, dataloader_idx)
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> list | None:
+    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> list | None:
         return self._eval_step("test", batch, dataloader_idx)
 
-    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
+    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
         """One row per item (``crabplus.train.prediction_rows``); a batch whose items are all in
         ``skip_prediction_keys`` (written by an interrupted run being resumed) is not generated again."""
         done = self.skip_prediction_keys
@@ -277,26 +279,25 @@ class AVLLMModule(L.LightningModule):
         if "rng" in extra:
             # restored at the first training batch: building the DataLoader iterator after this hook
             # draws from the torch RNG, which the uninterrupted run did before the checkpoint (rng.py)
-            self._deferred_rng = DeferredRNGRestore()
-            self._deferred_rng.stash(extra["rng"], self.global_rank)
+            self.deferred_rng = DeferredRNGRestore()
+            self.deferred_rng.stash(extra["rng"], self.global_rank)
         self.guard.skipped = int(extra.get("skipped_steps", 0))
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        deferred = getattr(self, "_deferred_rng", None)
-        if deferred is not None:
-            deferred.apply()  # a no-op after the first batch
+        if self.deferred_rng is not None:
+            self.deferred_rng.apply()  # a no-op after the first batch
 
 
-def _has_two_modalities(batch: dict[str, Any]) -> bool:
+def _has_two_modalities(batch: Batch) -> bool:
     return batch.get("audio") is not None and (
         batch.get("video") is not None or batch.get("image") is not None
     )
 
 
-def drop_modalities(batch: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
+def drop_modalities(batch: Batch, keep: tuple[str, ...]) -> Batch:
     """The batch with only the ``keep`` modalities ("video" covers images): media set to None and the
     placeholders removed from the prompts, so the LM sees a genuinely unimodal input."""
-    dropped = dict(batch)
+    dropped: Batch = {**batch}
     visual = ("video", "image")
     for key, placeholder in (("audio", "<audio>"), ("video", "<video>"), ("image", "<image>")):
         kept = ("video" in keep) if key in visual else (key in keep)

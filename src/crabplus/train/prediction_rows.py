@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from crabplus import tasks
+from crabplus.data.batch import Batch
 
 __all__ = ["prediction_rows", "item_score", "jsonable"]
 
@@ -53,8 +54,8 @@ def item_score(task: str, prediction: dict, target: dict) -> dict[str, float | N
     return {name: jsonable(float(v)) for name, v in values.items()}
 
 
-def prediction_rows(batch: dict[str, Any], texts: list[str], parsed: list[dict]) -> list[dict[str, Any]]:
-    """Rows of one task-homogeneous batch (``batch`` as collated by ``crabplus.data.loaders.collate``)."""
+def prediction_rows(batch: Batch, texts: list[str], parsed: list[dict]) -> list[dict[str, Any]]:
+    """Rows of one task-homogeneous batch."""
     rows = []
     for i, (task, text, prediction) in enumerate(zip(batch["task"], texts, parsed)):
         target = batch["target"][i]

@@ -25,13 +25,15 @@ from typing import Any
 import lightning as L
 import torch
 
+from crabplus.data.batch import Batch
+
 __all__ = ["GradConflictCallback", "cosine_matrix", "cosine_matrix_reference", "select_samples"]
 
 
-def select_samples(batch: Mapping[str, Any], index: Sequence[int]) -> dict[str, Any]:
-    """Samples ``index`` of a batch dict: lists and tensors with a batch dimension are sliced, rest kept."""
+def select_samples(batch: Batch, index: Sequence[int]) -> Batch:
+    """Samples ``index`` of a batch: lists and tensors with a batch dimension are sliced, the rest kept."""
     size = len(batch["task"])
-    out: dict[str, Any] = {}
+    out: Batch = {}
     for key, value in batch.items():
         if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == size:
             out[key] = value.detach()[list(index)].clone()
@@ -79,7 +81,7 @@ class GradConflictCallback(L.Callback):
         self.history: list[tuple[int, list[str], torch.Tensor]] = []
         self._last_step = -1
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Batch,
                              batch_idx: int) -> None:
         if not isinstance(batch, Mapping) or "task" not in batch:
             return
@@ -88,7 +90,7 @@ class GradConflictCallback(L.Callback):
                 index = [i for i, t in enumerate(batch["task"]) if t == task][: self.max_samples_per_task]
                 self.held[task] = select_samples(batch, index)
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Batch,
                            batch_idx: int) -> None:
         step = trainer.global_step
         if step == 0 or step == self._last_step or step % self.every_n_steps != 0 or len(self.held) < 2:
