@@ -32,12 +32,12 @@ from PIL import Image
 
 from crabplus.data.converters._errors import AnnotationError
 from crabplus.data.converters._media import VIDEO_EXTS, find_media
-from crabplus.data.converters._readers import iter_csv
+from crabplus.data.converters._readers import check_split, iter_csv
 from crabplus.data.converters._sample import MISSING_MEDIA, Sample, Skip, sanitize_key
 from crabplus.data.decode import DecodeError, load_audio
 from crabplus.data.encode import encode_mp4, encode_wav
 
-__all__ = ["Clip", "iter_clips", "matching_samples", "MATCH_SPLITS", "SEED", "SEGMENT_SECONDS", "FPS", "RATE"]
+__all__ = ["Clip", "iter_clips", "matching_samples", "read_matching", "MATCH_SPLITS", "SEED", "SEGMENT_SECONDS", "FPS", "RATE"]
 
 MATCH_SPLITS = ("train", "val", "test", "all")
 SEED = 0
@@ -114,6 +114,12 @@ class Decoded:
     @property
     def seconds(self) -> float:
         return min(float(self.times[-1]) + 1.0 / FPS, self.audio.size / RATE)
+
+
+def read_matching(task: str, src: Path, split: str, compose: Compose) -> Iterator[Sample]:
+    """The reader of a matching converter: ``split``'s clips under ``src``, paired and composed."""
+    check_split(split, MATCH_SPLITS, task)
+    yield from matching_samples(task, iter_clips(src, split), compose)
 
 
 def matching_samples(task: str, clips: list[Clip], compose: Compose) -> Iterator[Sample]:

@@ -21,32 +21,22 @@ from pathlib import Path
 
 import numpy as np
 
-from crabplus.data.converters._av_matching import (
-    MATCH_SPLITS,
-    Decoded,
-    audio_segment,
-    frame_size,
-    iter_clips,
-    matching_samples,
-    mp4,
-    video_segment,
-    wav,
-)
-from crabplus.data.converters._readers import check_split
+from crabplus.data.converters import _av_matching as matching
 from crabplus.data.converters._registry import register
 from crabplus.data.converters._sample import Sample
 
 __all__ = ["read_a2v"]
 
 
-@register("a2v", tasks=("a2v",), splits=MATCH_SPLITS)
+@register("a2v", tasks=("a2v",), splits=matching.MATCH_SPLITS)
 def read_a2v(src: Path, split: str) -> Iterator[Sample]:
     """A2V pairs from labelled AV clips: labels.csv (clip, label[, split]) + clips/, or <split>/<label>/ folders."""
-    check_split(split, MATCH_SPLITS, "a2v")
-    yield from matching_samples("a2v", iter_clips(src, split), _compose)
+    yield from matching.read_matching("a2v", src, split, _compose)
 
 
-def _compose(query: Decoded, pair: list[Decoded], seg: float) -> dict[str, tuple[str, bytes]]:
-    size = frame_size(query)
-    video = np.concatenate([video_segment(c, seg, size) for c in pair])
-    return {"video": mp4(video), "audio": wav(audio_segment(query, seg))}
+def _compose(
+    query: matching.Decoded, pair: list[matching.Decoded], seg: float
+) -> dict[str, tuple[str, bytes]]:
+    size = matching.frame_size(query)
+    video = np.concatenate([matching.video_segment(c, seg, size) for c in pair])
+    return {"video": matching.mp4(video), "audio": matching.wav(matching.audio_segment(query, seg))}

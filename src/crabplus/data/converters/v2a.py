@@ -21,31 +21,24 @@ from pathlib import Path
 
 import numpy as np
 
-from crabplus.data.converters._av_matching import (
-    MATCH_SPLITS,
-    Decoded,
-    audio_segment,
-    frame_size,
-    iter_clips,
-    matching_samples,
-    mp4,
-    video_segment,
-    wav,
-)
-from crabplus.data.converters._readers import check_split
+from crabplus.data.converters import _av_matching as matching
 from crabplus.data.converters._registry import register
 from crabplus.data.converters._sample import Sample
 
 __all__ = ["read_v2a"]
 
 
-@register("v2a", tasks=("v2a",), splits=MATCH_SPLITS)
+@register("v2a", tasks=("v2a",), splits=matching.MATCH_SPLITS)
 def read_v2a(src: Path, split: str) -> Iterator[Sample]:
     """V2A pairs from labelled AV clips: labels.csv (clip, label[, split]) + clips/, or <split>/<label>/ folders."""
-    check_split(split, MATCH_SPLITS, "v2a")
-    yield from matching_samples("v2a", iter_clips(src, split), _compose)
+    yield from matching.read_matching("v2a", src, split, _compose)
 
 
-def _compose(query: Decoded, pair: list[Decoded], seg: float) -> dict[str, tuple[str, bytes]]:
-    audio = np.concatenate([audio_segment(c, seg) for c in pair])
-    return {"video": mp4(video_segment(query, seg, frame_size(query))), "audio": wav(audio)}
+def _compose(
+    query: matching.Decoded, pair: list[matching.Decoded], seg: float
+) -> dict[str, tuple[str, bytes]]:
+    audio = np.concatenate([matching.audio_segment(c, seg) for c in pair])
+    return {
+        "video": matching.mp4(matching.video_segment(query, seg, matching.frame_size(query))),
+        "audio": matching.wav(audio),
+    }
