@@ -57,6 +57,7 @@ def fit_and_digest(workdir: Path, steps: int = 60, extra: list[str] | None = Non
     args = [
         *crabplus, "fit", "--config", CONFIG, f"--runs_dir={workdir / 'runs'}", "--run_name=digest",
         f"--data.init_args.root={data}", "--data.init_args.num_workers=0", f"--trainer.max_steps={steps}",
+        "--data.init_args.stream_slots=1",  # the data order the digest was recorded with (one stream slot)
         f"--trainer.val_check_interval={steps}", "--trainer.limit_val_batches=0",
         "--trainer.enable_progress_bar=false", f"--checkpoint_every_n_steps={steps}", *(extra or []),
     ]  # fmt: skip

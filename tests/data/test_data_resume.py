@@ -86,8 +86,35 @@ def test_resume_across_epochs_and_wrong_workers(toy_root, task_lookup):
     assert [b["key"] for b in tail] == [b["key"] for b in ref_batches[5:]]
     other = make(nw=1)
     other.load_state_dict(part.state_dict())
-    with pytest.raises(ValueError, match="num_workers=2"):
+    with pytest.raises(ValueError, match="stream_slots=2"):
         other.train_dataloader()
+
+
+@pytest.mark.integration
+def test_pinned_stream_slots_make_batches_independent_of_workers(toy_root, task_lookup):
+    """With data.stream_slots pinned, 0, 1 and 2 workers give the same batches, and a run resumes exactly
+    with another worker count (before, the task streams were split by the worker count)."""
+
+    def make(nw):
+        return MultiTaskDataModule(str(toy_root), ["toy_a", "toy_b", "toy_c"], batch_size=3, num_workers=nw,
+                                   seed=5, num_batches=4, media=MediaSpec(decode=False), task_lookup=task_lookup,
+                                   stream_slots=2)  # fmt: skip
+
+    def two_epochs(dm):
+        return [b["key"] for _ in range(2) for b in _epoch(dm)]
+
+    keys = {nw: two_epochs(make(nw)) for nw in (0, 1, 2)}
+    assert keys[0] == keys[1] == keys[2]
+    assert len(keys[0]) == 8
+    part = make(2)
+    _take(part, 3)
+    again = make(1)
+    again.load_state_dict(part.state_dict())
+    tail = list(_epoch(again)) + list(_epoch(again))
+    assert [b["key"] for b in tail] == keys[0][3:]
+    odd = make(3)
+    with pytest.raises(ValueError, match="num_workers=3 must divide data.stream_slots=2"):
+        list(_epoch(odd))
 
 
 def _epoch(dm):
@@ -147,3 +174,23 @@ def test_lightning_checkpoint_resume(toy_root, task_lookup, tmp_path):
     )
     assert first.keys == full.keys[:5]
     assert second.keys == full.keys[5:8]
+
+
+@pytest.mark.integration
+def test_eval_batches_do_not_depend_on_workers(tmp_path, task_lookup):
+    """The same evaluation batches, in the same order, with 0, 1, 2 or 3 workers (before, each worker took
+    every nw-th sample, so batch contents and a limit_val_batches prefix changed with num_workers)."""
+    from tests.data.conftest import write_toy
+
+    write_toy(tmp_path, "toy_a", 8, {"mp4": b"x"})
+    write_toy(tmp_path, "toy_a", 23, {"mp4": b"x"}, maxcount=4, split="val")
+
+    def batches(nw):
+        dm = MultiTaskDataModule(str(tmp_path), ["toy_a"], batch_size=5, num_workers=nw,
+                                 media=MediaSpec(decode=False), task_lookup=task_lookup, val_split="val")  # fmt: skip
+        (loader,) = dm.val_dataloader()
+        return [[k.rsplit(":", 1)[1] for k in b["key"]] for b in loader]
+
+    expected = [[f"toy_a-{i:05d}" for i in range(j, min(j + 5, 23))] for j in range(0, 23, 5)]
+    for nw in (0, 1, 2, 3):
+        assert batches(nw) == expected

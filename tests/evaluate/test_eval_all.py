@@ -330,5 +330,8 @@ def test_bad_config_errors_name_the_run(tmp_path, capsys):
 @pytest.mark.unit
 def test_shipped_config_parses():
     config = load_eval_config(Path(__file__).parents[2] / "configs" / "eval_all.yaml")
-    assert config.runs == ["runs/demo_lora", "runs/demo_ilora"] and config.store == "runs/results.sqlite"
+    assert (
+        config.runs == ["runs/demo_lora", "runs/demo_lora_matched", "runs/demo_ilora"]
+        and config.store == "runs/results.sqlite"
+    )
     assert config.margin > 0 and config.trainer == {"devices": 1}

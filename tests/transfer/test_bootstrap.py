@@ -175,3 +175,26 @@ def test_json_round_trip_keeps_masks_and_numbers():
     assert back["box"] == [0.1, 0.2, 0.3, 0.4] and back["label"] == "dog" and back["n"] == 3
     assert back["mask"].dtype == np.bool_ and (back["mask"] == mask.numpy()).all()
     assert to_json(value) == to_json(back)
+
+
+@pytest.mark.unit
+def test_metric_interval_of_one_run_matches_the_normal_approximation():
+    """100 items, half right: the bootstrap interval of the accuracy is close to 0.5 ± 1.96·√(0.25/100)."""
+    from crabplus.evaluate.table import RunResult, markdown_table
+    from crabplus.transfer import metric_interval_table
+
+    table = metric_interval_table(Hits, side([1, 0] * 50, "r"), "t", 2000)
+    assert table["acc"].point == 0.5
+    assert table["acc"].low == pytest.approx(0.5 - 1.96 * 0.05, abs=0.02)
+    assert table["acc"].high == pytest.approx(0.5 + 1.96 * 0.05, abs=0.02)
+    result = RunResult(
+        "run",
+        "id",
+        10,
+        {"synth_qa": {"accuracy": 0.5}},
+        {"synth_qa/accuracy": True},
+        {},
+        {"synth_qa": {"accuracy": (table["acc"].low, table["acc"].high)}},
+    )
+    text = markdown_table([result])
+    assert f"| 0.5000 [{table['acc'].low:.3f}, {table['acc'].high:.3f}] |" in text

@@ -61,6 +61,9 @@ class MultiTaskDataModule(L.LightningDataModule):
         task_lookup: ``name -> Task`` (default ``crabplus.tasks.get``).
         cache_decoded: decoded training samples each worker keeps in memory (0 = none); worth it when a
             run revisits a small dataset many times (see ``data/cache.py``).
+        stream_slots: task-stream slots per rank (default: ``max(1, num_workers)``). The training batches
+            depend on it and not on ``num_workers``: pin it and any ``num_workers`` dividing it gives the same
+            batches, bit for bit (``loaders.py``).
     """
 
     def __init__(
@@ -82,8 +85,10 @@ class MultiTaskDataModule(L.LightningDataModule):
         predict_split: str | None = None,
         task_lookup: Callable | None = None,
         cache_decoded: int = 0,
+        stream_slots: int | None = None,
     ):
         super().__init__()
+        self.stream_slots = int(stream_slots) if stream_slots else max(1, num_workers)
         self.cache_decoded = cache_decoded
         self.root, self.batch_size, self.num_workers, self.seed = root, batch_size, num_workers, seed
         self.entries = task_entries(tasks)
@@ -165,6 +170,7 @@ class MultiTaskDataModule(L.LightningDataModule):
             self.skip,
             self.num_batches,
             self.cache_decoded,
+            self.stream_slots,
         )
         ds.start, ds.positions = self._next_batch, {int(c): dict(p) for c, p in self._positions.items()}
         self._train, self._world = ds, world
@@ -231,6 +237,7 @@ class MultiTaskDataModule(L.LightningDataModule):
             "positions": {str(c): dict(p) for c, p in self._positions.items()},
             "skipped": dict(self._skipped),
             "num_workers": self.num_workers,
+            "stream_slots": self.stream_slots,
             "world_size": self._dist()[1],
             "seed": self.seed,
             "tasks": list(self.task_names),
@@ -251,12 +258,13 @@ class MultiTaskDataModule(L.LightningDataModule):
         self._next_batch = int(state["next_batch"])
         self._positions = {int(c): dict(p) for c, p in state["positions"].items()}
         self._skipped = dict(state["skipped"])
-        self._resume_from = (int(state["num_workers"]), int(state["world_size"]))
+        slots = state.get("stream_slots") or max(1, int(state["num_workers"]))  # older states: one per worker
+        self._resume_from = (int(slots), int(state["world_size"]))
 
     def _check_resume(self, world: int) -> None:
         saved = getattr(self, "_resume_from", None)
-        if saved is not None and saved != (self.num_workers, world) and self._positions:
+        if saved is not None and saved != (self.stream_slots, world) and self._positions:
             raise ValueError(
-                f"exact data resume needs the saved data.num_workers={saved[0]} and world size "
-                f"{saved[1]}; got num_workers={self.num_workers}, world size {world}"
+                f"exact data resume needs the saved data.stream_slots={saved[0]} and world size "
+                f"{saved[1]}; got stream_slots={self.stream_slots}, world size {world}"
             )

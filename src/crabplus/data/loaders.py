@@ -2,8 +2,11 @@
 
 Training: worker ``w`` of ``nw`` builds global batches ``b = start + w + k * nw``. torch's DataLoader
 returns the results of its workers round-robin, so the loader yields ``start, start + 1, ...`` in order
-whatever ``nw`` is. The task streams of a worker are keyed by the residue ``c = b % nw`` (not by the
-worker id), so a resumed run with a different ``start`` gives the same streams the same batches.
+whatever ``nw`` is. Each rank reads its tasks through ``S`` stream slots (``stream_slots``; batch ``b`` draws
+from slot ``c = b % S``), keyed by the residue, not by the worker: with ``nw`` dividing ``S``, worker ``w``
+owns the slots ``c ≡ start + w (mod nw)``, so the batches are the same for every such ``nw`` (0, 1 or ``S`` workers
+give bit-identical training) and a resumed run with another ``start`` gives the same streams the same
+batches.
 Each batch carries ``batch_index``, ``stream_state`` (stream positions after it) and ``skipped``
 (samples skipped while building it) so the main process can checkpoint and count (DataModule hooks).
 """
@@ -114,8 +117,11 @@ class TrainMixtureDataset(IterableDataset):
         skip: SkipPolicy | None = None,
         epoch_batches: int | None = None,
         cache_size: int = 0,
+        stream_slots: int = 1,
     ):
-        self.cache_size = cache_size
+        if stream_slots < 1:
+            raise ValueError(f"data.stream_slots must be >= 1, got {stream_slots}")
+        self.cache_size, self.stream_slots = cache_size, stream_slots
         self.sources, self.mixture, self.spec, self.batch_size = sources, mixture, spec, batch_size
         self.task_lookup, self.rank, self.world_size, self.seed = task_lookup, rank, world_size, seed
         self.buffer_size, self.skip_policy, self.epoch_batches = (
@@ -131,7 +137,8 @@ class TrainMixtureDataset(IterableDataset):
             raise TypeError("infinite training stream has no length (set data.num_batches for epochs)")
         return self.epoch_batches
 
-    def _streams(self, residue: int, nw: int) -> list[TaskStream]:
+    def _streams(self, residue: int) -> list[TaskStream]:
+        nw = self.stream_slots
         slot, num_slots = self.rank * nw + residue, self.world_size * nw
         streams = []
         for tid, src in enumerate(self.sources):
@@ -150,12 +157,18 @@ class TrainMixtureDataset(IterableDataset):
             if self.epoch_batches is None
             else (self.start // self.epoch_batches + 1) * self.epoch_batches
         )
-        streams = self._streams(first % nw, nw) if end is None or first < end else []
+        slots = self.stream_slots
+        if slots % nw:
+            raise ValueError(
+                f"data.num_workers={nw} must divide data.stream_slots={slots} (each worker owns whole slots)"
+            )
+        owned = range(first % nw, slots, nw) if end is None or first < end else range(0)
+        streams = {c: self._streams(c) for c in owned}
         skip = SkipPolicy(self.skip_policy.max_share, self.skip_policy.min_samples)
         cache = DecodedCache(self.cache_size)  # one per worker process (see data/cache.py)
         b = first
         while end is None or b < end:
-            yield self._batch(b, streams, skip, first % nw, cache)
+            yield self._batch(b, streams[b % slots], skip, b % slots, cache)
             b += nw
 
     def _batch(
@@ -169,7 +182,8 @@ class TrainMixtureDataset(IterableDataset):
                 raw = stream.next()
                 try:
                     sample = cache.get_or_decode(
-                        raw, lambda r, s=src: decode_sample(r, s.name, s.modalities, self.spec, self.task_lookup)
+                        raw,
+                        lambda r, s=src: decode_sample(r, s.name, s.modalities, self.spec, self.task_lookup),
                     )
                 except BadSample as err:
                     skip.skip(src.name, raw, str(err), delta)
@@ -186,7 +200,12 @@ class TrainMixtureDataset(IterableDataset):
 
 
 class EvalTaskDataset(IterableDataset):
-    """One pass over one task's split, in shard order, split over ranks and workers; batches of one task."""
+    """One pass over one task's split, in shard order, split over ranks; batches of one task.
+
+    Batch ``j`` of a rank is its samples ``[j·B, (j+1)·B)``; worker ``w`` of ``nw`` builds the batches
+    ``j ≡ w (mod nw)`` (reading past the others' samples without decoding them), so the loader yields the same
+    batches in the same order whatever ``num_workers`` is: evaluation scores are bit-reproducible too.
+    """
 
     def __init__(
         self,
@@ -205,21 +224,23 @@ class EvalTaskDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[Batch]:
         w, nw = _worker()
-        slot, num_slots = self.rank * nw + w, self.world_size * nw
         skip = SkipPolicy(self.skip_policy.max_share, self.skip_policy.min_samples)
         samples, delta = [], {}
-        for raw in slot_samples(list(self.source.shards), range(len(self.source.shards)), slot, num_slots):
+        shards = list(self.source.shards)
+        for i, raw in enumerate(slot_samples(shards, range(len(shards)), self.rank, self.world_size)):
+            if (i // self.batch_size) % nw != w:
+                continue
             try:
                 sample = decode_sample(
                     raw, self.source.name, self.source.modalities, self.spec, self.task_lookup
                 )
+                skip.ok(self.source.name)
+                sample["task_id"] = self.task_id
+                samples.append(sample)
             except BadSample as err:
                 skip.skip(self.source.name, raw, str(err), delta)
-                continue
-            skip.ok(self.source.name)
-            sample["task_id"] = self.task_id
-            samples.append(sample)
-            if len(samples) == self.batch_size:
+            # the batch's last raw sample (a batch of bad samples only yields nothing; its skips ride along)
+            if i % self.batch_size == self.batch_size - 1 and samples:
                 yield {**collate(samples), "skipped": delta}
                 samples, delta = [], {}
         if samples:

@@ -250,7 +250,7 @@ def evaluate_run(spec: RunSpec, config: EvalAllConfig) -> RunResult:
 
     from crabplus.evaluate.trivial import datamodule_trivial_scores
     from crabplus.train.lightning_cli import run_lightning
-    from crabplus.transfer import ResultsStore, load_config
+    from crabplus.transfer import ResultsStore, load_config, metric_intervals
 
     saved = load_config(spec.config)
     run_id = f"eval-{spec.name}-{int(time.time())}-{uuid.uuid4().hex[:6]}"
@@ -280,7 +280,13 @@ def evaluate_run(spec: RunSpec, config: EvalAllConfig) -> RunResult:
         )
     trivial = datamodule_trivial_scores(datamodule, "test") if config.trivial else {}
     return RunResult(
-        spec.name, run_id, _checkpoint_step(spec.ckpt_path), metrics, store.directions(run_id), trivial
+        spec.name,
+        run_id,
+        _checkpoint_step(spec.ckpt_path),
+        metrics,
+        store.directions(run_id),
+        trivial,
+        metric_intervals(store, run_id, "test"),
     )
 
 

@@ -11,7 +11,7 @@ import csv
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ class RunResult:
     metrics: dict[str, dict[str, float]]
     directions: dict[str, bool]
     trivial: dict[str, dict[str, float]]
+    # task → metric → 95 % bootstrap interval over the evaluated items (empty: items not stored)
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
 
 def _direction(task: str, metric: str, results: Sequence[RunResult]) -> bool | None:
@@ -138,8 +140,20 @@ def markdown_table(results: Sequence[RunResult], margin: float = 0.0) -> str:
     steps = {r.name: r.step for r in results}
     names = [f"{h} (step {steps[h]})" if steps.get(h) is not None else h for h in header]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    for row in rows:
+        cells = [_cell(v) for v in row]
+        for i, result in enumerate(results):
+            bounds = result.intervals.get(row[0], {}).get(row[1])
+            if bounds is not None and row[3 + i] is not None and all(map(math.isfinite, bounds)):
+                cells[3 + i] += f" [{bounds[0]:.3f}, {bounds[1]:.3f}]"
+        lines.append("| " + " | ".join(cells) + " |")
     summary = [] if not any(r.trivial for r in results) else ["", *beats_trivial(results, margin)]
+    if any(r.intervals for r in results):
+        summary += [
+            "",
+            "Brackets: 95 % bootstrap interval over the evaluated items (the metric recomputed on "
+            "resampled items).",
+        ]
     return "\n".join(["# eval-all", "", *lines, *summary, ""])
 
 

@@ -61,6 +61,13 @@ class CrabplusCLI(LightningCLI):
             "--checkpoint_every_n_steps", type=int, default=50, help="Steps between atomic last.ckpt saves."
         )
         parser.add_argument(
+            "--threads",
+            type=int | None,
+            default=None,
+            help="torch intra-op CPU threads (null: torch's default). CPU float sums depend on the thread "
+            "count, so a run that must be bit-reproducible pins it here, in its config, not in the environment.",
+        )
+        parser.add_argument(
             "--save_predictions",
             type=bool,
             default=False,
@@ -74,8 +81,14 @@ class CrabplusCLI(LightningCLI):
         )
 
     def before_instantiate_classes(self) -> None:
-        """Pre-flight of the model's weight paths: a missing download stops here with one line."""
+        """The pinned thread count (``threads``), then a pre-flight of the model's weight paths: a missing
+        download stops here with one line."""
         config = self.config[self.subcommand] if self.subcommand else self.config
+        threads = config.get("threads")
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
         model = config.get("model")
         init_args = getattr(model, "init_args", None)
         preset = getattr(init_args, "preset", None)

@@ -31,6 +31,14 @@ from crabplus.train.rng import DeferredRNGRestore, gather_rng_states
 
 __all__ = ["AVLLMModule"]
 
+GPU_REPRODUCIBILITY = (
+    "reproducibility: on CPU a pinned config (seed, threads, data.stream_slots) gives bit-identical weights; "
+    "on GPU it does not: atomic-add kernels (embedding and index/scatter backward), the attention backward "
+    "and cuBLAS split-K reductions sum in run-dependent order, so weights may differ in the last bits between "
+    "runs (trainer.deterministic=true trades speed for deterministic kernels where torch has them)."
+)
+
+
 class AVLLMModule(L.LightningModule):
     """Train and evaluate one AV-LLM on many tasks.
 
@@ -101,6 +109,8 @@ class AVLLMModule(L.LightningModule):
             logger.log_metrics(
                 {"params/trainable": float(self.num_trainable), "params/total": float(total)}, 0
             )
+        if self.device.type != "cpu":
+            self.print(GPU_REPRODUCIBILITY)
 
     # ----- steps -----------------------------------------------------------------------------------------
     def forward(self, batch: Batch) -> AVLLMOutput:

@@ -41,6 +41,7 @@ __all__ = [
     "TransferIntervals",
     "bootstrap_task",
     "combine_tasks",
+    "metric_interval_table",
     "resampled_metrics",
     "verdict",
 ]
@@ -248,6 +249,19 @@ def _percentiles(point: float, draws: np.ndarray) -> Interval:
     tail = (1.0 - LEVEL) / 2.0
     low, high = np.quantile(finite, [tail, 1.0 - tail])
     return Interval(point, float(low), float(high))
+
+
+def metric_interval_table(
+    make_metric: Callable[[], Any], side: ItemSide, task: str, replicates: int = DEFAULT_REPLICATES
+) -> dict[str, Interval]:
+    """metric → its value on ``side``'s items with the 95 % percentile interval over item resamples."""
+    n = len(side.keys)
+    if not n:
+        return {}
+    counts = _generator(task, 0).multinomial(n, np.full(n, 1.0 / n), size=replicates)
+    full = resampled_metrics(make_metric, side, np.ones((1, n), dtype=np.int64))[0]
+    rows = resampled_metrics(make_metric, side, counts)
+    return {m: _percentiles(v, np.array([r.get(m, math.nan) for r in rows])) for m, v in full.items()}
 
 
 def combine_tasks(

@@ -17,6 +17,7 @@ from crabplus.transfer._bootstrap import (
     TransferIntervals,
     bootstrap_task,
     combine_tasks,
+    metric_interval_table,
 )
 from crabplus.transfer._compare import TransferSummary, compare, mean_values, summarize
 from crabplus.transfer._items import from_json
@@ -27,6 +28,7 @@ __all__ = [
     "baselines_for",
     "group_runs",
     "interval_summary",
+    "metric_intervals",
     "recipe_of",
     "select_runs",
     "split_with_results",
@@ -117,6 +119,24 @@ def _sides(store: ResultsStore, run_ids: Sequence[str], task: str, split: str) -
                 )
             )
     return sides
+
+
+def metric_intervals(
+    store: ResultsStore, run_id: str, split: str = "test", replicates: int = DEFAULT_REPLICATES
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """task → metric → 95 % bootstrap interval (low, high) of the run's own metric values, from its items."""
+    from crabplus import tasks as registry
+
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for task in sorted({row.task for row in store.items(run_id, split)}):
+        try:
+            make_metric = registry.get(task).make_metric
+        except KeyError:
+            continue
+        (side,) = _sides(store, [run_id], task, split)
+        table = metric_interval_table(make_metric, side, task, replicates)
+        out[task] = {m: (i.low, i.high) for m, i in table.items()}
+    return out
 
 
 def interval_summary(
