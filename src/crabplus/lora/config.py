@@ -26,6 +26,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from crabplus.config_blocks import as_config
 from crabplus.lora.gates import GATES, names
 
 __all__ = ["ILoRAConfig", "LLM_TARGETS", "INITS"]
@@ -147,9 +148,5 @@ class ILoRAConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ILoRAConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise (named), so typos are not silently dropped."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"ILoRAConfig: unknown keys {unknown}; valid keys: {sorted(names)}")
-        return cls(**values)
+        """Inverse of :meth:`to_dict`; unknown keys and wrong types raise (named), so typos are not dropped."""
+        return as_config(cls, values, "ILoRAConfig")

@@ -13,6 +13,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from crabplus.config_blocks import as_config
+
 __all__ = ["AVLLMConfig", "CLIP_MEAN", "CLIP_STD"]
 
 #: OpenAI CLIP normalisation (also used by Qwen2-VL / Qwen2.5-Omni's vision tower).
@@ -135,9 +137,5 @@ class AVLLMConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AVLLMConfig:
-        """Build from a dict, naming unknown keys instead of silently dropping them."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown AVLLMConfig keys {unknown}; valid: {sorted(names)}")
-        return cls(**data)
+        """Build from a dict, naming unknown keys and wrong types instead of silently taking them."""
+        return as_config(cls, data, "AVLLMConfig")
