@@ -4,13 +4,20 @@
 the ``omegaconf+`` parser mode, so ``${..key}`` interpolation in configs sees command-line overrides).
 ``crabplus data ...``, ``crabplus transfer ...`` and ``crabplus eval-all ...`` are dispatched to the
 ``main(argv)`` of the package that owns them; the dispatch table below is the only place that knows them.
+
+Errors: a stop the project means to make (:class:`crabplus.errors.CrabplusError`) prints one or two lines
+and exits 1 (config errors the parser finds: one line, exit 2, ``crabplus.train.parser_errors``);
+``--debug`` anywhere on the command line (or ``CRABPLUS_DEBUG=1``) shows the traceback instead.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from crabplus.errors import error_report
 
 __all__ = ["main"]  # CrabplusCLI and run_lightning: lazily, see __getattr__
 
@@ -97,6 +104,22 @@ def _print_help() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``crabplus`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("CRABPLUS_DEBUG", "") not in ("", "0")
+    args = [a for a in args if a != "--debug"]
+    if debug:  # the config parser reads it too (crabplus.train.parser_errors)
+        os.environ["CRABPLUS_DEBUG"] = "1"
+    try:
+        return _dispatch(args)
+    except Exception as err:
+        report = None if debug else error_report(err)
+        if report is None:
+            raise
+        print(f"crabplus {args[0]}: error: {report}", file=sys.stderr)
+        print("(--debug or CRABPLUS_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: list[str]) -> int:
     if not args or args[0] in ("-h", "--help"):
         _print_help()
         return 0
@@ -106,14 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         _print_help()
         print(f"\nerror: unknown subcommand {args[0]!r}", file=sys.stderr)
         return 2
-    from crabplus.model import WeightsPathError
     from crabplus.train.lightning_cli import run_lightning
 
-    try:
-        run_lightning(None if argv is None else args)  # None: LightningCLI reads sys.argv itself
-    except WeightsPathError as err:  # a missing download: one line naming the key, not a traceback
-        print(f"crabplus {args[0]}: {err}", file=sys.stderr)
-        return 2
+    if sys.argv[1:] != args:  # LightningCLI reads sys.argv and warns when given other args
+        sys.argv = [sys.argv[0], *args]
+    run_lightning(None)
     _close_process_group()
     return 0
 

@@ -15,13 +15,11 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from crabplus.errors import ConfigError  # re-exported: config blocks raise it
+
 __all__ = ["ConfigError", "as_config", "check_value"]
 
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A config value that does not fit its declared type; the message starts with the key path."""
 
 
 def _type_name(hint: Any) -> str:

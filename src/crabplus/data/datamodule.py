@@ -24,15 +24,17 @@ from crabplus.data.mixture import Mixture, mixture_weights
 from crabplus.data.sample import MediaSpec, modalities_of
 from crabplus.data.shards import read_index, shard_paths
 from crabplus.data.task_entry import TaskEntry, task_entries
+from crabplus.errors import CrabplusError
 
 __all__ = ["MultiTaskDataModule", "TaskEntry", "UnknownTaskError"]
 
 
-class UnknownTaskError(KeyError):
+class UnknownTaskError(CrabplusError, KeyError):
     """A configured task name the task registry does not know (message printed without repr quoting)."""
 
-    def __str__(self) -> str:
-        return str(self.args[0])
+
+class ResumeMismatchError(CrabplusError, ValueError):
+    """A checkpoint's data state that this DataModule cannot continue exactly (other tasks, seed, workers)."""
 
 
 def _default_lookup(name: str):
@@ -126,7 +128,8 @@ class MultiTaskDataModule(L.LightningDataModule):
         try:
             self.task_lookup(name)
         except KeyError as err:
-            raise UnknownTaskError(f"data.tasks: unknown task {name!r} ({err})") from err
+            reason = err.args[0] if err.args else f"unknown task {name!r}"
+            raise UnknownTaskError(f"data.init_args.tasks: {reason}") from err
 
     def setup(self, stage: str | None = None) -> None:
         """For ``fit`` (or no stage): read the train index files and fix the mixture (no shard is opened).
@@ -251,7 +254,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         if trainer is not None and trainer.state.fn is not None and trainer.state.fn != "fit":
             return
         if list(state["tasks"]) != self.task_names or state["seed"] != self.seed:
-            raise ValueError(
+            raise ResumeMismatchError(
                 f"data state is for tasks {state['tasks']} seed {state['seed']}, "
                 f"this DataModule has {self.task_names} seed {self.seed}"
             )
@@ -264,7 +267,8 @@ class MultiTaskDataModule(L.LightningDataModule):
     def _check_resume(self, world: int) -> None:
         saved = getattr(self, "_resume_from", None)
         if saved is not None and saved != (self.stream_slots, world) and self._positions:
-            raise ValueError(
-                f"exact data resume needs the saved data.stream_slots={saved[0]} and world size "
-                f"{saved[1]}; got stream_slots={self.stream_slots}, world size {world}"
+            raise ResumeMismatchError(
+                f"exact data resume needs the checkpoint's data.init_args.stream_slots={saved[0]} and world "
+                f"size {saved[1]}; got stream_slots={self.stream_slots}, world size {world}. Resume with "
+                f"--data.init_args.stream_slots={saved[0]} (any num_workers) on {saved[1]} process(es)"
             )

@@ -25,6 +25,7 @@ from crabplus.data.cache import DecodedCache
 from crabplus.data.mixture import Mixture
 from crabplus.data.sample import BadSample, MediaSpec, decode_sample
 from crabplus.data.stream import TaskStream, slot_samples
+from crabplus.errors import CrabplusError
 
 __all__ = ["TaskSource", "SkipPolicy", "SkipLimitError", "TrainMixtureDataset", "EvalTaskDataset", "collate"]
 
@@ -38,7 +39,7 @@ class TaskSource:
     modalities: tuple[str, ...]
 
 
-class SkipLimitError(RuntimeError):
+class SkipLimitError(CrabplusError, RuntimeError):
     """Too many samples of one stream could not be used: the data is broken, stop the run."""
 
 
@@ -68,8 +69,9 @@ class SkipPolicy:
         n, k = self.seen[task], self.skipped[task]
         if n >= self.min_samples and k / n > self.max_share:
             raise SkipLimitError(
-                f"task {task!r}: {k} of {n} samples skipped ({k / n:.0%} > data.max_skip_share="
-                f"{self.max_share:.0%}); last: {where}: {reason}"
+                f"task {task!r}: {k} of {n} samples skipped ({k / n:.0%} > data.init_args.max_skip_share="
+                f"{self.max_share:.0%}); last: {where}: {reason}. Rebuild or remove the bad shards, or raise "
+                "data.init_args.max_skip_share"
             )
 
 

@@ -30,7 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from crabplus.errors import CrabplusError
+
 __all__ = [
+    "MissingShardsError",
     "ShardWriter",
     "read_index",
     "shard_paths",
@@ -42,6 +45,13 @@ __all__ = [
 ]
 
 SHARD_PATTERN = "shard-%06d.tar"
+
+
+class MissingShardsError(CrabplusError, FileNotFoundError):
+    """A task/split folder without a readable ``index.json`` (wrong data root, data not built yet)."""
+
+
+FIX_ROOT = "set data.init_args.root (or the task's root) to the folder holding <task>/<split>/index.json"
 MEDIA_EXTENSIONS = ("mp4", "wav", "mp3", "flac", "png", "jpg", "mask.png")
 
 
@@ -170,15 +180,19 @@ def read_index(root: str | os.PathLike, task: str, split: str) -> dict:
             with _open(location) as f:
                 return json.loads(f.read())
         except (OSError, ValueError) as err:
-            raise FileNotFoundError(
-                f"no shards for task {task!r} split {split!r}: {location} could not be read ({err})"
+            raise MissingShardsError(
+                f"no shards for task {task!r} split {split!r}: {location} could not be read ({err}); {FIX_ROOT}"
             ) from err
     path = Path(root) / task / split / "index.json"
     if not path.is_file():
+        if not Path(root).is_dir():
+            raise MissingShardsError(
+                f"data root {root} does not exist (task {task!r}, split {split!r}); {FIX_ROOT}"
+            )
         found = sorted(p.parent.parent.name for p in Path(root).glob(f"*/{split}/index.json"))
-        raise FileNotFoundError(
+        raise MissingShardsError(
             f"no shards for task {task!r} split {split!r}: {path} missing; tasks with "
-            f"split {split!r} under {root}: {', '.join(found) or 'none'}"
+            f"split {split!r} under {root}: {', '.join(found) or 'none'}. {FIX_ROOT}"
         )
     return json.loads(path.read_text())
 

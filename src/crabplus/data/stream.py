@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from crabplus.data.shards import iter_shard
+from crabplus.errors import CrabplusError
 
 __all__ = ["TaskStream", "EmptyStreamError", "slot_samples"]
 
 
-class EmptyStreamError(RuntimeError):
+class EmptyStreamError(CrabplusError, RuntimeError):
     """A task stream produced no sample in a whole round over its shards."""
 
 

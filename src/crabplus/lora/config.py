@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crabplus.config_blocks import as_config
+from crabplus.errors import ConfigError
 from crabplus.lora.gates import GATES, names
 
 __all__ = ["ILoRAConfig", "LLM_TARGETS", "INITS"]
@@ -95,8 +96,8 @@ class ILoRAConfig:
         self._validate()
 
     def _validate(self) -> None:
-        def bad(key: str, why: str) -> ValueError:
-            return ValueError(f"ILoRAConfig.{key}: {why}")
+        def bad(key: str, why: str) -> ConfigError:
+            return ConfigError(f"ILoRAConfig.{key}: {why} (config key model.init_args.adapter.{key})")
 
         if self.heads < 1:
             raise bad("heads", f"must be >= 1, got {self.heads}")

@@ -26,6 +26,7 @@ from transformers import (
     WhisperConfig,
 )
 
+from crabplus.errors import CrabplusError
 from crabplus.model._beats import BEATsConfig
 
 __all__ = ["ARCHITECTURES", "WeightsPathError", "arch_config", "check_weights_path", "is_hub_id"]
@@ -44,7 +45,7 @@ _WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.safetensors.index.json")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-class WeightsPathError(FileNotFoundError):
+class WeightsPathError(CrabplusError, FileNotFoundError):
     """A ``*_path`` override that cannot be loaded; the message is one line naming the key and the path."""
 
 

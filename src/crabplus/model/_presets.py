@@ -39,6 +39,7 @@ from transformers import (
 )
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
+from crabplus.errors import CrabplusError
 from crabplus.model._arch import arch_config, check_weights_path
 from crabplus.model._assemble import assemble
 from crabplus.model._avllm import AVLLM
@@ -68,6 +69,10 @@ def register_preset(name: str) -> Callable[[Callable[..., AVLLM]], Callable[...,
     return deco
 
 
+class UnknownPresetError(CrabplusError, KeyError):
+    """A preset name the registry does not know."""
+
+
 def preset_names() -> list[str]:
     return sorted(PRESETS)
 
@@ -75,7 +80,9 @@ def preset_names() -> list[str]:
 def build_avllm(preset: str, **overrides: Any) -> AVLLM:
     """Build the AV-LLM of ``preset`` with ``overrides`` (config fields or preset arguments)."""
     if preset not in PRESETS:
-        raise KeyError(f"unknown model preset {preset!r}; valid: {preset_names()}")
+        raise UnknownPresetError(
+            f"model.init_args.preset: unknown model preset {preset!r}; valid: {', '.join(preset_names())}"
+        )
     fn = PRESETS[preset]
     params = set(inspect.signature(fn).parameters) - {"config"}
     unknown = sorted(set(overrides) - params - _CONFIG_FIELDS)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from crabplus.errors import ConfigError
+
 __all__ = ["TRAINABLE_MODES", "set_trainable"]
 
 _SMALL = ("vision_connector.", "audio_connector.", "mask_head.")
@@ -25,7 +27,9 @@ TRAINABLE_MODES: dict[str, object] = {
 def set_trainable(model: nn.Module, mode: str) -> int:
     """Freeze everything except ``mode``'s parameters; returns the number of trainable elements."""
     if mode not in TRAINABLE_MODES:
-        raise ValueError(f"trainable mode {mode!r}; valid: {sorted(TRAINABLE_MODES)}")
+        raise ConfigError(
+            f"model.init_args.trainable: unknown trainable mode {mode!r}; valid: {', '.join(sorted(TRAINABLE_MODES))}"
+        )
     keep = TRAINABLE_MODES[mode]
     # remove_duplicate=False: a module shared by two names (omni towers) trains if either name matches
     names: dict[int, bool] = {}

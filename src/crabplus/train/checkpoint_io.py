@@ -13,7 +13,9 @@ appear in a state dict, also when FSDP or activation checkpointing has wrapped l
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,55 @@ import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-__all__ = ["AtomicCheckpointIO", "clean_param_name", "safe_globals", "trainable_state_keys"]
+from crabplus.errors import CrabplusError
+
+__all__ = [
+    "AtomicCheckpointIO",
+    "CheckpointError",
+    "check_checkpoint_path",
+    "clean_param_name",
+    "remove_orphan_temps",
+    "safe_globals",
+    "trainable_state_keys",
+]
+
+#: Temporary files of :class:`AtomicCheckpointIO` (``.last.ckpt.<random>.tmp``); a kill mid-save leaves one.
+TEMP_GLOB = ".*.ckpt.*.tmp"
+
+
+class CheckpointError(CrabplusError, FileNotFoundError):
+    """A checkpoint path that does not exist or a file that is not a loadable checkpoint."""
+
+
+def check_checkpoint_path(path: str | Path) -> None:
+    """Raise :class:`CheckpointError` naming ``--ckpt_path`` when ``path`` is not a file or not a complete
+    ``torch.save`` archive (a zip whose central directory, written last, is missing when truncated)."""
+    folder = Path(path).parent
+    found = sorted(p.name for p in folder.glob("*.ckpt") if p != Path(path)) if folder.is_dir() else []
+    others = f"checkpoints in {folder}: {', '.join(found)}" if found else f"no other checkpoint in {folder}"
+    if not Path(path).is_file():
+        raise CheckpointError(f"--ckpt_path {path}: no such file ({others})")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"--ckpt_path {path}: not a loadable checkpoint (truncated, or not written by torch.save); {others}"
+        )
+
+
+def remove_orphan_temps(folder: str | Path) -> list[Path]:
+    """Delete temporary checkpoint files a killed save left in ``folder``; returns what was removed.
+
+    Call it only where no save of this run is in flight (at start, after the run): a live save's temp
+    file has the same name pattern.
+    """
+    removed = []
+    for tmp in sorted(Path(folder).glob(TEMP_GLOB)) if Path(folder).is_dir() else []:
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except FileNotFoundError:  # another process of the run removed it first
+            pass
+    return removed
+
 
 # Inserted into parameter names by in-place wrappers, absent from (full) state-dict keys.
 _WRAPPER_PARTS = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.")
@@ -60,6 +110,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._folders = {*getattr(self, "_folders", ()), path.parent}
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -75,5 +126,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def load_checkpoint(
         self, path: str | Path, map_location: Any = None, weights_only: bool | None = None
     ) -> dict[str, Any]:
-        with torch.serialization.safe_globals(safe_globals()):
-            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        check_checkpoint_path(path)
+        try:
+            with torch.serialization.safe_globals(safe_globals()):
+                return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        except (
+            RuntimeError,
+            EOFError,
+            OSError,
+            ValueError,
+            pickle.UnpicklingError,
+        ) as err:  # truncated or not torch.save's format
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise CheckpointError(
+                f"{path}: not a loadable checkpoint ({reason}); it is truncated or not written by crabplus. "
+                f"Resume from another checkpoint in {Path(path).parent}"
+            ) from err
+
+    def teardown(self) -> None:
+        """Called when the run's strategy tears down: remove temp files of saves a kill interrupted."""
+        for folder in getattr(self, "_folders", ()):
+            remove_orphan_temps(folder)

@@ -10,10 +10,12 @@ from collections.abc import Iterable
 
 import torch
 
+from crabplus.errors import CrabplusError
+
 __all__ = ["NonFiniteError", "NonFiniteGuard", "grads_are_finite"]
 
 
-class NonFiniteError(RuntimeError):
+class NonFiniteError(CrabplusError, RuntimeError):
     """Raised when more than ``max_skipped_steps`` steps had a non-finite loss or gradient."""
 
 
@@ -42,12 +44,22 @@ class NonFiniteGuard:
         """Note whether this step's loss is finite (the optimizer hook then skips the step if it is not)."""
         self.loss_nonfinite = not bool(torch.isfinite(loss))
 
-    def skip(self, step: int, what: str) -> None:
-        """Record one skipped step; raise :class:`NonFiniteError` when over the limit."""
+    def skip(self, step: int, what: str, checkpoint: str | None = None) -> str:
+        """Record one skipped step and return its one-line notice; raise :class:`NonFiniteError` when over
+        the limit (``checkpoint``: the run's last checkpoint, named in the message)."""
         self.skipped += 1
         if self.skipped > self.max_skipped_steps:
+            where = (
+                f"the last checkpoint {checkpoint} holds the state before them; resume with --ckpt_path {checkpoint}"
+                if checkpoint
+                else "no checkpoint was written before them"
+            )
             raise NonFiniteError(
                 f"non-finite {what} at step {step}: {self.skipped} steps skipped, more than "
-                f"model.max_skipped_steps={self.max_skipped_steps}. The run stops; the last checkpoint "
-                "(runs/<run>/checkpoints/last.ckpt) holds the state before the bad steps."
+                f"model.init_args.max_skipped_steps={self.max_skipped_steps}; the run stops, {where} "
+                "(lower the learning rate or find the bad batch)"
             )
+        return (
+            f"step {step}: non-finite {what}, optimizer step skipped "
+            f"({self.skipped} of {self.max_skipped_steps} tolerated, model.init_args.max_skipped_steps)"
+        )

@@ -8,6 +8,7 @@ config into its own folder under ``<runs_dir>/<run_name>/``; checkpoints stay in
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from crabplus.train.callbacks.predictions import PredictionWriter
 from crabplus.train.callbacks.progress import StepProgressBar
 from crabplus.train.callbacks.summary import EvalSummaryCallback
 from crabplus.train.callbacks.transfer import TransferCallback
-from crabplus.train.checkpoint_io import AtomicCheckpointIO
+from crabplus.train.checkpoint_io import AtomicCheckpointIO, check_checkpoint_path, remove_orphan_temps
 from crabplus.train.module import AVLLMModule
 from crabplus.train.parser_errors import CrabplusArgumentParser
 from crabplus.train.run_layout import command_folder, run_folder
@@ -80,6 +81,15 @@ class CrabplusCLI(LightningCLI):
             help="predict/test: write predictions.jsonl here instead (a previous folder resumes it).",
         )
 
+    def _parse_ckpt_path(self) -> None:
+        """Pre-flight of ``--ckpt_path`` (Lightning reads its hyperparameters here, before anything is
+        built): a missing or truncated file stops with one line naming it."""
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and ckpt_path not in ("last", "best", "hpc", "registry"):
+            check_checkpoint_path(ckpt_path)
+        super()._parse_ckpt_path()
+
     def before_instantiate_classes(self) -> None:
         """The pinned thread count (``threads``), then a pre-flight of the model's weight paths: a missing
         download stops here with one line."""
@@ -110,6 +120,9 @@ class CrabplusCLI(LightningCLI):
         if trainer_config.get("default_root_dir") in (None, "", "."):
             trainer_config["default_root_dir"] = str(run_folder(config["runs_dir"], config["run_name"]))
         run_dir = Path(trainer_config["default_root_dir"])
+        if (self.subcommand or "fit") == "fit" and int(os.environ.get("RANK", "0")) == 0:
+            for tmp in remove_orphan_temps(run_dir / "checkpoints"):  # left by a kill during a save
+                print(f"removed {tmp.name}, the temp file of an interrupted checkpoint save")
         if trainer_config.get("logger") in (None, True):
             log_dir = command_folder(run_dir, self.subcommand or "fit")
             trainer_config["logger"] = [

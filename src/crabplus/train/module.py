@@ -81,7 +81,9 @@ class AVLLMModule(L.LightningModule):
         self.save_hyperparameters(ignore=["optimizer", "adapter", "balance"])
         self.hparams["optimizer"] = asdict(self.optimizer_config)
         self.hparams["adapter"] = asdict(adapter) if adapter is not None else None
-        self.model, self.num_trainable = build_adapted_avllm(preset, model_overrides or {}, adapter, trainable)
+        self.model, self.num_trainable = build_adapted_avllm(
+            preset, model_overrides or {}, adapter, trainable
+        )
         self.guard = NonFiniteGuard(max_skipped_steps)
         self.metrics = torch.nn.ModuleDict()
         self.task_names: list[str] = []
@@ -178,8 +180,17 @@ class AVLLMModule(L.LightningModule):
         if bad_loss or not grads_are_finite(params):
             for param in params:
                 param.grad = None  # AdamW skips parameters without a gradient: the step becomes a no-op
-            self.guard.skip(self.global_step, "loss" if bad_loss else "gradient")
+            notice = self.guard.skip(
+                self.global_step, "loss" if bad_loss else "gradient", self._last_checkpoint()
+            )
+            self.print(notice)
         self.log("train/skipped_steps", float(self.guard.skipped))
+
+    def _last_checkpoint(self) -> str | None:
+        """Path of the newest checkpoint the run wrote (for the non-finite stop message), if any."""
+        callback = self.trainer.checkpoint_callback if self._trainer is not None else None
+        path = getattr(callback, "last_model_path", "") or getattr(callback, "best_model_path", "")
+        return path or None
 
     def _eval_step(self, stage: str, batch: Batch, dataloader_idx: int) -> list[dict] | None:
         task = batch["task"][0]
