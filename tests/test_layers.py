@@ -76,6 +76,14 @@ def test_layer_order_is_readable_and_covers_every_package():
     assert sorted(set(order) - units) == [], "the layers block names packages that do not exist"
 
 
+def test_readme_lists_every_package_in_layer_order():
+    order = layer_of()
+    listed = re.findall(r"^\| `crabplus\.(\w+)` \|", (ROOT / "README.md").read_text(), re.M)
+    assert sorted(listed) == sorted(order), "README's package table and the layers block differ"
+    layers = [order[name] for name in listed]
+    assert layers == sorted(layers), f"README's package table is not in layer order: {listed}"
+
+
 def climbing_imports(src: Path, order: dict[str, int]) -> list[str]:
     climbs = []
     for path in modules(src):
