@@ -25,7 +25,7 @@ from crabplus.model._media import Encoded
 from crabplus.model._modular import ModularMedia
 from crabplus.model._omni import OmniMedia
 from crabplus.model._splice import IGNORE_INDEX, Spliced, splice
-from crabplus.model._tokens import MASK_TOKEN, PLACEHOLDERS
+from crabplus.model._tokens import MASK_TOKEN, PLACEHOLDERS, omni_media_ids
 
 __all__ = ["AVLLM", "AVLLMOutput", "LOSS_REDUCTIONS", "causal_lm_loss"]
 
@@ -58,6 +58,26 @@ class AVLLMOutput:
     mask_present: torch.Tensor | None = None
     lm_loss: torch.Tensor | None = None
     mask_loss: torch.Tensor | None = None
+
+
+def _native_media_ids(tokenizer, lm_config) -> dict[str, tuple[int, int, int]]:
+    """The thinker's (start, media, end) ids per modality; they must agree with its config where it names them."""
+    native = omni_media_ids(tokenizer)
+    if native is None:
+        raise ValueError(
+            "native_media_tokens: the tokenizer lacks Qwen2.5-Omni's <|vision_bos|>/<|VIDEO|>/… tokens"
+        )
+    fields = {"video": ("vision_start_token_id", "video_token_id", "vision_end_token_id"),
+              "image": ("vision_start_token_id", "image_token_id", "vision_end_token_id"),
+              "audio": ("audio_start_token_id", "audio_token_id", "audio_end_token_id")}  # fmt: skip
+    for modality, names in fields.items():
+        for name, token_id in zip(names, native[modality]):
+            expected = getattr(lm_config, name, None)
+            if expected is not None and expected != token_id:
+                raise ValueError(
+                    f"native_media_tokens: thinker config {name}={expected}, tokenizer says {token_id}"
+                )
+    return native
 
 
 def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token") -> torch.Tensor:
@@ -112,6 +132,11 @@ class AVLLM(nn.Module):
         else:
             self.media = ModularMedia(config, vision_encoder)
         self.placeholder_ids = {m: tokenizer.convert_tokens_to_ids(t) for m, t in PLACEHOLDERS.items()}
+        self.media_blocks: dict[int, list[int]] = {}  # prompt placeholder id -> the ids it becomes
+        if config.native_media_tokens:
+            native = _native_media_ids(tokenizer, language_model.config)
+            self.media_blocks = {self.placeholder_ids[m]: list(ids) for m, ids in native.items()}
+            self.placeholder_ids = {m: ids[1] for m, ids in native.items()}  # splice where the thinker would
         self.mask_token_id = tokenizer.convert_tokens_to_ids(MASK_TOKEN)
         embeddings = language_model.get_input_embeddings()
         if embeddings.num_embeddings < len(tokenizer):
@@ -171,6 +196,8 @@ class AVLLM(nn.Module):
                 ]
             else:
                 ids = bos + tok(prompt, add_special_tokens=False)["input_ids"]
+            if self.media_blocks:
+                ids = [j for i in ids for j in self.media_blocks.get(i, [i])]
             labels = [IGNORE_INDEX] * len(ids)
             if answers is not None:
                 answer = tok(answers[i], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]

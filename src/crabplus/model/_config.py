@@ -58,6 +58,9 @@ class AVLLMConfig:
         chat_template: wrap each prompt in the tokenizer's chat template (system + user turn, generation
             prompt) as a pretrained chat LM expects; the answer, then EOS, follows it. Real presets: True.
         system_prompt: the system turn of the chat template.
+        native_media_tokens: omni only: each media block is the thinker's own ``<|vision_bos|>`` +
+            ``<|VIDEO|>``×N + ``<|vision_eos|>`` (``<|audio_bos|>``/``<|AUDIO|>``, ``<|IMAGE|>`` likewise),
+            the sequence ``Qwen2_5OmniProcessor`` builds, instead of the features alone.
         lm_class / vision_class / audio_class: transformers class names, used by ``load_avllm``.
     """
 
@@ -88,6 +91,7 @@ class AVLLMConfig:
     add_bos: bool = True
     chat_template: bool = False
     system_prompt: str = ""
+    native_media_tokens: bool = False
     lm_class: str = ""
     vision_class: str = ""
     audio_class: str = ""

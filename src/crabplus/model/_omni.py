@@ -11,7 +11,11 @@ do is reproduced here: CLIP normalisation, frames -> Qwen2-VL flattened patches 
 images repeated t_p times, log-mel concatenated along time with ``feature_lens``; and the thinker's
 3-D M-RoPE positions are rebuilt for the spliced sequence (``position_ids``): text advances all three
 axes together, a video/image block gets (time, row, column) indices starting after the preceding text,
-audio advances like text. The thinker's ``<|vision_bos|>``-style wrapper tokens are not inserted.
+audio advances like text. With ``config.native_media_tokens`` (the qwen2.5-omni-7b preset on a Qwen
+tokenizer) the model's tokenize wraps each block in the thinker's ``<|vision_bos|>``/``<|audio_bos|>``
+start and end tokens and the spliced ids are its ``<|VIDEO|>``/``<|AUDIO|>``/``<|IMAGE|>`` tokens, so ids
+and positions equal what ``Qwen2_5OmniProcessor`` + ``get_rope_index`` give for video and audio as separate
+blocks (tests/model/test_omni_sequence.py); the interleaved audio-in-video layout is not built.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from crabplus.model._avllm import AVLLM
 from crabplus.model._beats import BEATs
 from crabplus.model._chat import CHATML_TEMPLATE, CRAB_SYSTEM, LLAMA2_CHAT_TEMPLATE, QWEN_OMNI_SYSTEM
 from crabplus.model._config import AVLLMConfig
-from crabplus.model._tokens import load_tiny_tokenizer
+from crabplus.model._tokens import load_tiny_tokenizer, omni_media_ids
 
 __all__ = [
     "AUDIO_TOWERS", "AudioTower", "INITS", "PRESETS", "build_avllm", "check_preset_paths", "preset_names",
@@ -458,7 +458,9 @@ def qwen25_omni_7b(
 
     ``omni_path`` is a thinker saved with ``save_pretrained`` or a full Qwen2.5-Omni checkpoint/hub id;
     ``init="meta"`` builds the thinker from the shipped config on the meta device (no weights).
-    Defaults: 10 frames at 224 px (8×8 merged tokens per 2 frames), 128-mel 10-s audio pooled by 4.
+    Defaults: 10 frames at 224 px (8×8 merged tokens per 2 frames), 128-mel 10-s audio (250 tokens). With
+    the download's tokenizer the sequence is the processor's: chat template, each media block wrapped in
+    its start/end tokens, video and audio as separate blocks (Crab+ runs with ``use_audio_in_video=False``).
     """
     _check_init("qwen2.5-omni-7b", init)
     thinker = _omni_thinker(omni_path, init, dtype)
@@ -473,11 +475,12 @@ def qwen25_omni_7b(
         "n_mels": thinker.config.audio_config.num_mel_bins,
         "mel_frames": 1000,
         "encoder_mel_frames": 3000,  # its WhisperFeatureExtractor pads every clip to 30 s
-        "audio_pool": 4,
+        "audio_pool": 1,  # every tower token, as the processor gives them
         "mask_dim": 256,
         "add_bos": False,
         "chat_template": True,
         "system_prompt": QWEN_OMNI_SYSTEM,
+        "native_media_tokens": omni_media_ids(tok) is not None,  # every Qwen2.5-Omni tokenizer has them
         "extra": _meta_note(init, stand_in),
     }
     cfg = _config(defaults, overrides)

@@ -20,8 +20,10 @@ __all__ = [
     "MODALITY_IDS",
     "PLACEHOLDERS",
     "PLACEHOLDER_TOKENS",
+    "OMNI_MEDIA_TOKENS",
     "add_av_tokens",
     "load_tiny_tokenizer",
+    "omni_media_ids",
 ]
 
 #: Placeholder token of each media modality.
@@ -31,6 +33,13 @@ MASK_TOKEN = "<mask>"
 PLACEHOLDER_TOKENS: tuple[str, ...] = (*PLACEHOLDERS.values(), MASK_TOKEN)
 #: Answer grammar of ``answer.py`` (its single source); added as normal (non-special) tokens.
 GRAMMAR_TOKENS: tuple[str, ...] = tuple(t for t in ANSWER_GRAMMAR_TOKENS if t != MASK_TOKEN)
+#: Qwen2.5-Omni's own tokens of a media block, (start, media, end), as its processor lays the block out:
+#: the start token, one media token per feature, the end token.
+OMNI_MEDIA_TOKENS: dict[str, tuple[str, str, str]] = {
+    "video": ("<|vision_bos|>", "<|VIDEO|>", "<|vision_eos|>"),
+    "audio": ("<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>"),
+    "image": ("<|vision_bos|>", "<|IMAGE|>", "<|vision_eos|>"),
+}
 #: Value of ``modality_ids`` per token kind (architecture contract).
 MODALITY_IDS: dict[str, int] = {"text": 0, "video": 1, "audio": 2, "image": 3}
 
@@ -62,3 +71,11 @@ def load_tiny_tokenizer() -> PreTrainedTokenizerBase:
     path = resources.files("crabplus") / "assets" / "tiny_tokenizer"
     with resources.as_file(path) as p:
         return AutoTokenizer.from_pretrained(str(p))
+
+
+def omni_media_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, tuple[int, int, int]] | None:
+    """The ids of ``OMNI_MEDIA_TOKENS`` in ``tokenizer``, or None when it lacks any (not a Qwen2.5-Omni one)."""
+    vocab = tokenizer.get_vocab()
+    if any(t not in vocab for block in OMNI_MEDIA_TOKENS.values() for t in block):
+        return None
+    return {m: tuple(vocab[t] for t in block) for m, block in OMNI_MEDIA_TOKENS.items()}
