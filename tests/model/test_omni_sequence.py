@@ -21,6 +21,7 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
+from crabplus.data.sample import MediaSpec, audio_features
 from crabplus.model import build_avllm
 from crabplus.model._chat import QWEN_OMNI_SYSTEM
 from crabplus.model._tokens import OMNI_MEDIA_TOKENS, load_tiny_tokenizer
@@ -152,3 +153,17 @@ def test_ids_and_positions_equal_the_processor_and_get_rope_index(setup, case: s
         second_per_grids=expected.get("video_second_per_grid"),
     )
     assert torch.equal(pos, rope)
+
+
+@pytest.mark.integration
+def test_audio_features_equal_the_processor_features(setup) -> None:
+    """The data side's features for this preset's media spec are the processor's, frame for frame."""
+    model, processor = setup
+    wave = np.random.default_rng(4).uniform(-0.5, 0.5, int(SECONDS * 16000)).astype(np.float32)
+    spec = MediaSpec.from_model(model.media_spec)
+    assert (spec.chunk_samples, spec.feature_frames) == (30 * 16000, 400)
+    out = processor(text=[_chat(NATIVE["<audio>"])], audio=[wave], return_tensors="pt")
+    expected = out["input_features"][0][:, out["feature_attention_mask"][0].bool()]  # (64, 400)
+    ours = audio_features(torch.from_numpy(wave), spec)
+    assert ours.shape == expected.shape
+    assert float((ours - expected).abs().max()) <= 1e-4
