@@ -32,8 +32,7 @@ def test_test_step_uses_checkpoint(tmp_path):
     (plan,) = plan_runs(CONFIG, [["a"]], ResultsStore(tmp_path / "r.sqlite"), tmp_path / "bl", test=True,
                         launcher=["cp"])
     assert plan.commands[1] == ["cp", "test", "--config", str(plan.config_path),
-                                "--ckpt_path", str(plan.run_dir / "checkpoints" / "last.ckpt"),
-                                "--trainer.default_root_dir", str(plan.run_dir / "test")]
+                                "--ckpt_path", str(plan.run_dir / "checkpoints" / "last.ckpt")]
     callbacks = plan.config["trainer"]["callbacks"]
     assert callbacks[-1]["init_args"]["dirpath"] == str(plan.run_dir / "checkpoints")
 

@@ -143,7 +143,7 @@ def plan_runs(
             )
             plan.commands = [[*launcher, "fit", "--config", str(plan.config_path)]]
             if test:
-                # test logs go to <run>/test so the training run's metrics.csv is kept
+                # its logs go to <run>/test-<time>/ beside the fit's <run>/fit/ (the CLI's run layout)
                 plan.commands.append(
                     [
                         *launcher,
@@ -152,8 +152,6 @@ def plan_runs(
                         str(plan.config_path),
                         "--ckpt_path",
                         str(run_dir / "checkpoints" / "last.ckpt"),
-                        "--trainer.default_root_dir",
-                        str(run_dir / "test"),
                     ]
                 )
             plans.append(plan)
