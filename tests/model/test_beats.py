@@ -102,6 +102,20 @@ def test_official_checkpoint_loads_every_key(tiny_pt) -> None:
 
 
 @pytest.mark.unit
+def test_checkpoint_variants_load_the_same(tmp_path, tiny_pt) -> None:
+    """Only layer 0's copy of the shared table, or weight norm saved as torch's parametrisation: same model."""
+    reference = load_beats(tiny_pt).state_dict()
+    sd = official_state_dict(TINY_CFG)
+    for i in range(1, TINY_CFG["encoder_layers"]):
+        del sd[f"encoder.layers.{i}.self_attn.relative_attention_bias.weight"]
+    for name, new in (("weight_g", "original0"), ("weight_v", "original1")):
+        sd[f"encoder.pos_conv.0.parametrizations.weight.{new}"] = sd.pop(f"encoder.pos_conv.0.{name}")
+    torch.save({"cfg": TINY_CFG, "model": sd}, tmp_path / "variant.pt")
+    again = load_beats(tmp_path / "variant.pt").state_dict()
+    assert all(torch.equal(again[k], v) for k, v in reference.items())
+
+
+@pytest.mark.unit
 def test_checkpoint_errors_name_the_file(tmp_path) -> None:
     sd = official_state_dict(TINY_CFG)
     del sd["encoder.layer_norm.bias"]

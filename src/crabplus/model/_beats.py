@@ -269,10 +269,28 @@ def load_beats(path: str | Path, dtype: torch.dtype | None = None) -> BEATs:
         raise ValueError(f"{path}: not a BEATs checkpoint (expected a dict with 'cfg' and 'model')")
     cfg = ckpt["cfg"] if isinstance(ckpt["cfg"], dict) else vars(ckpt["cfg"])
     model = BEATs(BEATsConfig.from_checkpoint_cfg(cfg, str(path)))
-    missing, unexpected = model.load_state_dict(ckpt["model"], strict=False)
+    state = _canonical_keys(ckpt["model"])
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    shared = "encoder.layers.0.self_attn.relative_attention_bias.weight"
+    if shared in state:  # the table is one tensor: a save holding only layer 0's copy is complete
+        missing = [k for k in missing if not k.endswith("self_attn.relative_attention_bias.weight")]
     if missing or unexpected:
         raise ValueError(f"{path}: BEATs keys missing {missing[:5]} / unexpected {unexpected[:5]}")
     return model.to(dtype) if dtype else model
+
+
+def _canonical_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The release's names: a re-save under torch's newer weight-norm parametrisation maps back to g / v."""
+    renames = {
+        "parametrizations.weight.original0": "weight_g",
+        "parametrizations.weight.original1": "weight_v",
+    }
+    out = {}
+    for key, value in state.items():
+        for new, old in renames.items():
+            key = key.replace(new, old)
+        out[key] = value
+    return out
 
 
 def save_beats_folder(model: BEATs, directory: str | Path) -> None:
