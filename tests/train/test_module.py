@@ -24,8 +24,14 @@ class LossRecorder(L.Callback):
 
 def _trainer(tmp_path, max_steps: int, callbacks=()) -> L.Trainer:
     return L.Trainer(
-        accelerator="cpu", max_steps=max_steps, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, limit_val_batches=0, default_root_dir=tmp_path, callbacks=list(callbacks),
+        accelerator="cpu",
+        max_steps=max_steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        default_root_dir=tmp_path,
+        callbacks=list(callbacks),
     )
 
 
@@ -55,7 +61,9 @@ def test_trainable_modes_select_the_right_parameters():
 
 @pytest.mark.integration
 def test_checkpoint_holds_trainable_parts_and_reloads_into_a_rebuilt_model(tmp_path):
-    module = AVLLMModule(preset="tiny-modular", adapter=ADAPTER, optimizer=OptimizerConfig(lr=1e-2, warmup_ratio=0.0))
+    module = AVLLMModule(
+        preset="tiny-modular", adapter=ADAPTER, optimizer=OptimizerConfig(lr=1e-2, warmup_ratio=0.0)
+    )
     data = FixedDataModule(module.model.media_spec)
     trainer = _trainer(tmp_path, 3)
     trainer.fit(module, data)
@@ -70,7 +78,8 @@ def test_checkpoint_holds_trainable_parts_and_reloads_into_a_rebuilt_model(tmp_p
 
 
 class NaNAtSteps(L.Callback):
-    """Makes the LM's logits NaN on the given global steps (an injected fault)."""
+    """Makes the LM's last hidden states (hence its logits) NaN on the given global steps (an injected fault).
+    Hooked on the decoder: the module's answer-positions-only loss calls it without the LM head wrapper."""
 
     def __init__(self, steps: set[int]) -> None:
         self.steps = steps
@@ -81,12 +90,12 @@ class NaNAtSteps(L.Callback):
 
         def hook(module, args, output):
             if poison:
-                output.logits = output.logits * float("nan")
+                output.last_hidden_state = output.last_hidden_state * float("nan")
             return output
 
         if self.handle is not None:
             self.handle.remove()
-        self.handle = pl_module.model.language_model.register_forward_hook(hook)
+        self.handle = pl_module.model.language_model.get_decoder().register_forward_hook(hook)
 
 
 @pytest.mark.integration
@@ -100,7 +109,9 @@ def test_injected_nan_loss_is_skipped_and_counted(tmp_path):
     trainer.fit(module, data)
     assert module.guard.skipped >= 1
     assert trainer.global_step == 4
-    changed = any(not torch.equal(before[n], p) for n, p in module.model.named_parameters() if p.requires_grad)
+    changed = any(
+        not torch.equal(before[n], p) for n, p in module.model.named_parameters() if p.requires_grad
+    )
     assert changed  # the good steps still trained
 
 

@@ -36,9 +36,15 @@ def sequence_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = -
 
 
 def _branch(output: Any) -> Branch:
-    """A branch from a model output with ``loss``, ``logits`` and ``labels`` (loss stays the model's own)."""
+    """A branch from a model output with ``loss``, ``labels`` and ``logits`` or a per-token ``token_loss``
+    (the model's answer-positions-only path); the loss stays the model's own."""
     with torch.no_grad():
-        per_seq = sequence_cross_entropy(output.logits.detach(), output.labels)  # (B,)
+        token_loss = getattr(output, "token_loss", None)
+        if token_loss is not None:
+            answer = output.labels[:, 1:] != -100  # (B, L-1)
+            per_seq = token_loss.detach().sum(1) / answer.sum(1).clamp_min(1)  # (B,)
+        else:
+            per_seq = sequence_cross_entropy(output.logits.detach(), output.labels)  # (B,)
     return Branch(loss=output.loss, p_true=branch_from_sequence_loss(per_seq).p_true)
 
 

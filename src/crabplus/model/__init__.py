@@ -9,6 +9,7 @@ from crabplus.model._arch import ARCHITECTURES, WeightsPathError, arch_config, c
 from crabplus.model._avllm import AVLLM, AVLLMOutput, causal_lm_loss
 from crabplus.model._config import AVLLMConfig
 from crabplus.model._connectors import MLPConnector, PoolConnector, QFormerConnector
+from crabplus.model._feature_cache import FeatureCache
 from crabplus.model._generate import GenerationResult
 from crabplus.model._io import load_avllm
 from crabplus.model._layers import LAYER_MODULES
@@ -36,6 +37,7 @@ __all__ = [
     "check_preset_paths",
     "check_weights_path",
     "AVLLMConfig",
+    "FeatureCache",
     "AVLLMOutput",
     "GRAMMAR_TOKENS",
     "LAYER_MODULES",

@@ -20,6 +20,7 @@ from torch import nn
 from crabplus.lora import routing_inputs
 from crabplus.model._chat import chat_prompt
 from crabplus.model._config import AVLLMConfig
+from crabplus.model._feature_cache import FeatureCache
 from crabplus.model._mask_head import mask_loss
 from crabplus.model._media import Encoded
 from crabplus.model._modular import ModularMedia
@@ -27,9 +28,10 @@ from crabplus.model._omni import OmniMedia
 from crabplus.model._splice import IGNORE_INDEX, Spliced, splice
 from crabplus.model._tokens import MASK_TOKEN, PLACEHOLDERS, omni_media_ids
 
-__all__ = ["AVLLM", "AVLLMOutput", "LOSS_REDUCTIONS", "causal_lm_loss"]
+__all__ = ["AVLLM", "AVLLMOutput", "LOGITS_MODES", "LOSS_REDUCTIONS", "answer_token_loss", "causal_lm_loss"]
 
 LOSS_REDUCTIONS = ("token", "sample")
+LOGITS_MODES = ("all", "answers")
 
 
 @dataclass(kw_only=True)
@@ -38,7 +40,7 @@ class AVLLMOutput:
 
     Attributes:
         loss: LM loss (+ weighted mask loss) or None without labels.
-        logits: (B, L', V).
+        logits: (B, L', V), or None when ``forward(logits="answers")`` computed them at answer positions only.
         hidden_states: (B, L', d) last LM layer (after the final norm).
         labels: (B, L') expanded labels (-100 on media, prompt and padding) or None.
         modality_ids: (B, L') 0 text, 1 video, 2 audio, 3 image.
@@ -46,6 +48,8 @@ class AVLLMOutput:
         mask_logits: (B, S, S) or None when no sample has a ``<mask>`` token (or no mask head).
         mask_present: (B,) bool, samples whose sequence holds ``<mask>``, or None.
         lm_loss / mask_loss: the two loss terms (None when not computed).
+        token_loss: (B, L'-1) next-token CE, 0 where the label is ignored; set by ``logits="answers"``
+            (per-task and per-sequence losses read it instead of ``logits``), else None.
     """
 
     loss: torch.Tensor | None
@@ -58,6 +62,7 @@ class AVLLMOutput:
     mask_present: torch.Tensor | None = None
     lm_loss: torch.Tensor | None = None
     mask_loss: torch.Tensor | None = None
+    token_loss: torch.Tensor | None = None
 
 
 def _native_media_ids(tokenizer, lm_config) -> dict[str, tuple[int, int, int]]:
@@ -104,6 +109,40 @@ def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = 
     return (token_loss.sum(1)[has] / counts[has]).mean()
 
 
+def answer_token_loss(
+    hidden: torch.Tensor, labels: torch.Tensor, head: nn.Module, reduction: str = "token"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The loss of ``causal_lm_loss`` with the LM head applied at answer positions only.
+
+    Why: most of a multimodal sequence is media, prompt and padding, whose logits the loss never reads;
+    the head (d x V) and the log-softmax over V at those positions are a large share of a small LM's step.
+
+    Args:
+        hidden: (B, L', d) last hidden states (after the final norm).
+        labels: (B, L') labels, -100 where ignored.
+        head: the LM's output embedding (d -> V).
+        reduction: as in ``causal_lm_loss``.
+
+    Returns:
+        (loss (), token_loss (B, L'-1) with the CE of each answer token, 0 elsewhere).
+    """
+    if reduction not in LOSS_REDUCTIONS:
+        raise ValueError(f"loss reduction {reduction!r}; valid: {', '.join(LOSS_REDUCTIONS)}")
+    shift_labels = labels[:, 1:]  # (B, L'-1)
+    answer = shift_labels != IGNORE_INDEX  # (B, L'-1)
+    rows, cols = answer.nonzero(as_tuple=True)  # (n,) answer tokens; hidden at t predicts label t + 1
+    logits = head(hidden[rows, cols]).float()  # (n, V)
+    ce = F.cross_entropy(logits, shift_labels[rows, cols], reduction="none")  # (n,)
+    token_loss = torch.zeros(answer.shape, dtype=ce.dtype, device=ce.device).index_put((rows, cols), ce)
+    if rows.numel() == 0:
+        return logits.sum() * 0.0, token_loss  # keeps the graph; no answer tokens in this batch
+    if reduction == "token":
+        return ce.mean(), token_loss
+    counts = answer.sum(1)  # (B,)
+    has = counts > 0
+    return (token_loss.sum(1)[has] / counts[has]).mean(), token_loss
+
+
 class AVLLM(nn.Module):
     """Audio-visual LLM (plain ``nn.Module``; build with ``crabplus.model.build_avllm``)."""
 
@@ -127,6 +166,9 @@ class AVLLM(nn.Module):
         self.audio_connector = audio_connector
         self.language_model = language_model
         self.mask_head = mask_head
+        self.feature_cache: FeatureCache | None = (
+            None  # frozen encoder outputs by sample (set by the trainer)
+        )
         if config.paradigm == "omni":
             self.media = OmniMedia(config, vision_encoder, audio_encoder, language_model.config)
         else:
@@ -228,11 +270,14 @@ class AVLLM(nn.Module):
         audio: torch.Tensor | None = None,
         image: torch.Tensor | None = None,
         task_ids: torch.Tensor | None = None,
+        media_keys: list[str] | None = None,
     ) -> tuple[dict[str, torch.Tensor], dict[str, Encoded]]:
         """Encode present modalities -> ({m: (B, N_m, d) LM-width tokens}, {m: raw ``Encoded``}).
 
         Encoders run inside ``routing_inputs(task_ids=task_ids)`` (no per-token modality ids there: every
         token of an encoder has that encoder's modality), so task-routed adapters in encoders work too.
+        With ``self.feature_cache`` set and ``media_keys`` given (one per sample), a frozen encoder's
+        outputs come from the cache where it has them (``crabplus.model._feature_cache``).
         """
         feats: dict[str, torch.Tensor] = {}
         encoded: dict[str, Encoded] = {}
@@ -247,7 +292,13 @@ class AVLLM(nn.Module):
             if encoder is None:
                 raise ValueError(f"'{name}' was given but this model has no encoder for it")
             with routing_inputs(task_ids=task_ids, modality_ids=None):
-                encoded[name] = encode(encoder, x)
+                cache = self.feature_cache
+                if cache is not None and media_keys is not None and cache.usable(name, encoder):
+                    encoded[name] = cache.encode(
+                        name, encoder, x, media_keys, lambda v, e=encoder, f=encode: f(e, v)
+                    )
+                else:
+                    encoded[name] = encode(encoder, x)
             feats[name] = connector(encoded[name].groups)  # (B, N_m, d)
         return feats, encoded
 
@@ -260,9 +311,10 @@ class AVLLM(nn.Module):
         audio: torch.Tensor | None = None,
         image: torch.Tensor | None = None,
         task_ids: torch.Tensor | None = None,
+        media_keys: list[str] | None = None,
     ) -> tuple[Spliced, torch.Tensor, dict[str, Encoded]]:
         """Encode, splice and compute LM position ids ((B, L') or (3, B, L') for M-RoPE)."""
-        feats, encoded = self.encode_media(video, audio, image, task_ids)
+        feats, encoded = self.encode_media(video, audio, image, task_ids, media_keys)
         embed = self.language_model.get_input_embeddings()
         sp = splice(
             input_ids, attention_mask, labels, feats, self.placeholder_ids, embed, self.tokenizer.pad_token_id
@@ -281,27 +333,50 @@ class AVLLM(nn.Module):
         image: torch.Tensor | None = None,
         task_ids: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
+        logits: str = "all",
+        media_keys: list[str] | None = None,
     ) -> AVLLMOutput:
-        """Teacher-forced forward; loss = CE over answer tokens (``config.loss_reduction``) (+ mask loss when ``mask`` is given)."""
+        """Teacher-forced forward; loss = CE over answer tokens (``config.loss_reduction``) (+ mask loss when
+        ``mask`` is given).
+
+        ``logits="answers"`` (with labels) applies the LM head at answer positions only: the same loss,
+        ``output.logits`` None and ``output.token_loss`` set. ``media_keys`` (one per sample) let a
+        ``feature_cache`` reuse frozen encoder outputs (see ``encode_media``).
+        """
+        if logits not in LOGITS_MODES:
+            raise ValueError(f"forward(logits={logits!r}); valid: {', '.join(LOGITS_MODES)}")
         sp, position_ids, encoded = self.prepare_inputs(
-            input_ids, attention_mask, labels, video, audio, image, task_ids
+            input_ids, attention_mask, labels, video, audio, image, task_ids, media_keys
         )
+        sparse = logits == "answers" and sp.labels is not None and self._head_split() is not None
+        token_loss = None
         with routing_inputs(task_ids=task_ids, modality_ids=sp.modality_ids):
-            out = self.language_model(
-                inputs_embeds=sp.inputs_embeds,
-                attention_mask=sp.attention_mask,
-                position_ids=position_ids,
-                output_hidden_states=True,
-                use_cache=False,
-            )
-        hidden = out.hidden_states[-1]  # (B, L', d)
+            if sparse:
+                decoder, head = self._head_split()
+                hidden = decoder(
+                    inputs_embeds=sp.inputs_embeds,
+                    attention_mask=sp.attention_mask,
+                    position_ids=position_ids,
+                    use_cache=False,
+                ).last_hidden_state  # (B, L', d)
+                lm_loss, token_loss = answer_token_loss(hidden, sp.labels, head, self.config.loss_reduction)
+                out_logits = None
+            else:
+                out = self.language_model(
+                    inputs_embeds=sp.inputs_embeds,
+                    attention_mask=sp.attention_mask,
+                    position_ids=position_ids,
+                    output_hidden_states=True,
+                    use_cache=False,
+                )
+                hidden, out_logits = out.hidden_states[-1], out.logits  # (B, L', d), (B, L', V)
+                lm_loss = (
+                    causal_lm_loss(out_logits, sp.labels, self.config.loss_reduction)
+                    if sp.labels is not None
+                    else None
+                )
         size = tuple(mask.shape[-2:]) if mask is not None else (self.config.frame_size,) * 2
         mask_logits, present = self.mask_logits(hidden, sp.input_ids, sp.attention_mask, encoded, size)
-        lm_loss = (
-            causal_lm_loss(out.logits, sp.labels, self.config.loss_reduction)
-            if sp.labels is not None
-            else None
-        )
         m_loss = None
         if mask is not None and mask_logits is not None and bool(present.any()):
             cfg = self.config
@@ -324,7 +399,7 @@ class AVLLM(nn.Module):
             )
         return AVLLMOutput(
             loss=loss,
-            logits=out.logits,
+            logits=out_logits,
             hidden_states=hidden,
             labels=sp.labels,
             modality_ids=sp.modality_ids,
@@ -333,7 +408,20 @@ class AVLLM(nn.Module):
             mask_present=present,
             lm_loss=lm_loss,
             mask_loss=m_loss,
+            token_loss=token_loss,
         )
+
+    def _head_split(self) -> tuple[nn.Module, nn.Module] | None:
+        """(decoder, head) of a causal LM whose logits are ``head(decoder(...).last_hidden_state)``; None
+        when the LM does not expose both (then the full-logits path runs)."""
+        lm = self.language_model
+        try:
+            decoder, head = lm.get_decoder(), lm.get_output_embeddings()
+        except (AttributeError, NotImplementedError):
+            return None
+        if decoder is None or head is None or decoder is lm:
+            return None
+        return decoder, head
 
     def mask_logits(
         self,
@@ -403,11 +491,14 @@ class AVLLM(nn.Module):
         image: torch.Tensor | None = None,
         task_ids: torch.Tensor | None = None,
         max_new_tokens: int = 64,
+        media_keys: list[str] | None = None,
     ) -> list[str]:
         """Greedy decoding (left padding); text keeps grammar tokens, drops special ones."""
         from crabplus.model._generate import greedy_generate
 
-        return greedy_generate(self, prompts, video, audio, image, task_ids, max_new_tokens).texts
+        return greedy_generate(
+            self, prompts, video, audio, image, task_ids, max_new_tokens, media_keys=media_keys
+        ).texts
 
     @torch.no_grad()
     def generate_with_masks(
@@ -418,12 +509,21 @@ class AVLLM(nn.Module):
         image: torch.Tensor | None = None,
         task_ids: torch.Tensor | None = None,
         max_new_tokens: int = 64,
+        media_keys: list[str] | None = None,
     ) -> tuple[list[str], list[torch.Tensor | None]]:
         """Greedy decoding plus, per sample whose output holds ``<mask>``, a (S, S) float mask probability map."""
         from crabplus.model._generate import greedy_generate
 
         result = greedy_generate(
-            self, prompts, video, audio, image, task_ids, max_new_tokens, with_masks=True
+            self,
+            prompts,
+            video,
+            audio,
+            image,
+            task_ids,
+            max_new_tokens,
+            with_masks=True,
+            media_keys=media_keys,
         )
         return result.texts, result.masks
 

@@ -59,13 +59,19 @@ def greedy_generate(
     task_ids=None,
     max_new_tokens: int = 64,
     with_masks: bool = False,
+    media_keys: list[str] | None = None,
 ) -> GenerationResult:
-    """Greedy decoding; stops when every sample emitted an eos id or after ``max_new_tokens``."""
+    """Greedy decoding; stops when every sample emitted an eos id or after ``max_new_tokens``.
+
+    Media are encoded once, with the prompt; each step feeds one token per row through the KV cache, and a
+    row that emitted an eos id gets padding until every row is done. ``media_keys`` let the model's
+    feature cache serve frozen encoder outputs.
+    """
     enc = model.tokenize(prompts, None, padding_side="left")
     device = next(model.parameters()).device
     enc = {k: v.to(device) for k, v in enc.items()}
     sp, position_ids, encoded = model.prepare_inputs(
-        enc["input_ids"], enc["attention_mask"], None, video, audio, image, task_ids
+        enc["input_ids"], enc["attention_mask"], None, video, audio, image, task_ids, media_keys
     )
     lm, embed = model.language_model, model.language_model.get_input_embeddings()
     cache_kwarg = _cache_argument(lm)

@@ -22,7 +22,7 @@ from crabplus.balance import BalanceStrategy, dropped_modality_outputs
 from crabplus.config_blocks import as_config
 from crabplus.data.batch import Batch, encoded_media
 from crabplus.lora import ILoRAConfig, balance_loss
-from crabplus.model import AVLLMOutput, build_adapted_avllm
+from crabplus.model import AVLLMOutput, FeatureCache, build_adapted_avllm
 from crabplus.train.checkpoint_io import trainable_state_keys
 from crabplus.train.guards import NonFiniteGuard, grads_are_finite
 from crabplus.train.optim import OptimizerConfig, build_optimizer
@@ -57,6 +57,11 @@ class AVLLMModule(L.LightningModule):
         balance: modality balancing (``crabplus.balance``: MLB, OGM-GE, multi-loss); its unimodal branches
             are modality-dropped forward passes, its coefficients scale ``model.modality_parameters()``
             gradients through ``ModalityBalanceCallback`` (add it to ``trainer.callbacks``).
+        logits: ``answers`` applies the LM head at answer positions only (same loss, less work: most of a
+            sequence is media, prompt and padding); ``all`` computes every position's logits (the old path).
+        feature_cache_mb: memory for frozen encoder outputs reused across visits of a clip (0 = off; off
+            by itself with trainable or adapted encoders, see ``crabplus.model.FeatureCache``).
+        feature_cache_dir: also keep those features on disk there (e.g. beside the shards).
     """
 
     def __init__(
@@ -71,6 +76,9 @@ class AVLLMModule(L.LightningModule):
         max_skipped_steps: int = 10,
         variant: str = "",
         balance: BalanceStrategy | None = None,
+        logits: str = "answers",
+        feature_cache_mb: float = 256.0,
+        feature_cache_dir: str | None = None,
     ) -> None:
         super().__init__()
         # A checkpoint's hparams hold these blocks as plain dicts; the types above are what users write.
@@ -84,6 +92,8 @@ class AVLLMModule(L.LightningModule):
         self.model, self.num_trainable = build_adapted_avllm(
             preset, model_overrides or {}, adapter, trainable
         )
+        if feature_cache_mb > 0:
+            self.model.feature_cache = FeatureCache(int(feature_cache_mb * 2**20), feature_cache_dir)
         self.guard = NonFiniteGuard(max_skipped_steps)
         self.metrics = torch.nn.ModuleDict()
         self.task_names: list[str] = []
@@ -119,7 +129,14 @@ class AVLLMModule(L.LightningModule):
         tokens = self.model.tokenize(batch["prompt"], batch["answer"])
         tokens = {k: v.to(self.device) for k, v in tokens.items()}
         media = encoded_media(batch)
-        return self.model(**tokens, **media, task_ids=batch.get("task_id"), mask=batch.get("mask"))
+        return self.model(
+            **tokens,
+            **media,
+            task_ids=batch.get("task_id"),
+            mask=batch.get("mask"),
+            logits=self.hparams.get("logits", "all"),
+            media_keys=batch.get("key"),
+        )
 
     def task_loss(self, batch: Batch) -> torch.Tensor:
         """The training loss of one batch (used by the gradient-conflict callback)."""
@@ -153,7 +170,9 @@ class AVLLMModule(L.LightningModule):
         self.guard.observe_loss(loss)
         batch_size = len(batch["prompt"])
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
-        for task, value in per_task_loss(output.logits, output.labels, batch["task"]).items():
+        for task, value in per_task_loss(
+            output.logits, output.labels, batch["task"], output.token_loss
+        ).items():
             self.log(f"train/loss/{task}", value, batch_size=batch_size)
         for task, count in (batch.get("skipped") or {}).items():
             self.log(f"data/skipped/{task}", float(count), reduce_fx="max")
@@ -216,6 +235,7 @@ class AVLLMModule(L.LightningModule):
             **media,
             task_ids=batch.get("task_id"),
             max_new_tokens=self.hparams.max_new_tokens,
+            media_keys=batch.get("key"),
         )
         texts, masks = generated if isinstance(generated, tuple) else (generated, None)
         predictions = []
@@ -329,21 +349,26 @@ def drop_modalities(batch: Batch, keep: tuple[str, ...]) -> Batch:
 
 
 def per_task_loss(
-    logits: torch.Tensor, labels: torch.Tensor, task_names: list[str]
+    logits: torch.Tensor | None,
+    labels: torch.Tensor,
+    task_names: list[str],
+    token_loss: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Mean next-token loss over answer tokens, per task (detached; for logging).
 
     Args:
-        logits: (B, L, V) LM logits.
+        logits: (B, L, V) LM logits, or None when ``token_loss`` is given.
         labels: (B, L) targets aligned with ``logits`` positions before shifting, -100 where ignored.
         task_names: the task of each sample.
+        token_loss: (B, L-1) per-token CE (0 where ignored), used instead of ``logits`` when given.
     """
     with torch.no_grad():
-        shifted_logits = logits[:, :-1].float()  # (B, L-1, V)
         shifted_labels = labels[:, 1:]  # (B, L-1)
-        token_loss = F.cross_entropy(
-            shifted_logits.transpose(1, 2), shifted_labels, ignore_index=-100, reduction="none"
-        )  # (B, L-1)
+        if token_loss is None:
+            token_loss = F.cross_entropy(
+                logits[:, :-1].float().transpose(1, 2), shifted_labels, ignore_index=-100, reduction="none"
+            )  # (B, L-1)
+        token_loss = token_loss.detach()
         valid = (shifted_labels != -100).float()
         summed: dict[str, list[torch.Tensor]] = {}
         for i, task in enumerate(task_names):
