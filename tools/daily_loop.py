@@ -180,6 +180,8 @@ class Loop:
                 raise LoopError(f"the {where} prints nan:\n{text[-3000:]}")
         if "Δm" not in report or RUN not in report:
             raise LoopError(f"the report does not name {RUN} or has no Δm:\n{report[-3000:]}")
+        if "no interval" in report:  # both sides stored their test items: every task gets its interval
+            raise LoopError(f"the report lacks bootstrap intervals:\n{report[-3000:]}")
         if "1 recipe(s) reported" not in notebook:
             raise LoopError(f"the notebook did not report {RUN}:\n{notebook[-3000:]}")
         self.log(f"\nall {len(final)} files of {len(self.written)} steps present and unchanged; no nan")

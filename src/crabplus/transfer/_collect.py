@@ -47,11 +47,12 @@ def baselines_for(
     used: dict[str, list[str]] = {}
     for task in [t for t in (tasks or recipe.tasks) if t in recipe.samples]:
         runs = store.runs(kind="single_task", fingerprint=recipe.single_task(task).fingerprint)
-        finals = [store.final_metrics(r.run_id, split).get(task, {}) for r in runs]
-        finals = [f for f in finals if f]
-        if finals:
-            values[task] = mean_values([{task: f} for f in finals])[task]
-            used[task] = [r.run_id for r, f in zip(runs, finals) if f]
+        # (run, final values) of the runs holding this split: e.g. a baseline's test process, not its fit
+        found = [(r, store.final_metrics(r.run_id, split).get(task, {})) for r in runs]
+        found = [(r, f) for r, f in found if f]
+        if found:
+            values[task] = mean_values([{task: f} for _, f in found])[task]
+            used[task] = [r.run_id for r, _ in found]
     return values, used
 
 
