@@ -64,6 +64,8 @@ class Batch(TypedDict, total=False):
     """Training only: the task streams' positions after this batch."""
     skipped: dict[str, int]
     """Samples skipped per task while building this batch (counted, never silently dropped)."""
+    skipped_by_kind: dict[str, int]
+    """The same skips per ``"<task>/<kind>"`` (``bad_media``, ``bad_json``, ``bad_target``, ``bad_format``)."""
 
 
 def media_keys_of(sample: dict[str, Any]) -> list[str]:

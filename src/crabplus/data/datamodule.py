@@ -21,7 +21,7 @@ from crabplus import tasks
 from crabplus.data.batch import Batch
 from crabplus.data.loaders import EvalTaskDataset, SkipPolicy, TaskSource, TrainMixtureDataset
 from crabplus.data.mixture import Mixture, mixture_weights
-from crabplus.data.sample import MediaSpec, modalities_of
+from crabplus.data.sample import SKIP_KINDS, MediaSpec, modalities_of
 from crabplus.data.shards import read_index, shard_paths
 from crabplus.data.task_entry import TaskEntry, task_entries
 from crabplus.errors import CrabplusError
@@ -109,6 +109,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.task_names: list[str] = [e.name for e in self.entries]
         self.val_task_names = [e.name for e in self.entries if e.eval]
         self._next_batch, self._positions, self._skipped = 0, {}, {}
+        self._skipped_by_kind: dict[str, int] = {}
         self._train: TrainMixtureDataset | None = None
         self.mixture: Mixture | None = None
 
@@ -222,6 +223,8 @@ class MultiTaskDataModule(L.LightningDataModule):
         """Record a consumed batch: skip counts, and for training batches the resume point."""
         for task, n in batch.get("skipped", {}).items():
             self._skipped[task] = self._skipped.get(task, 0) + int(n)
+        for key, n in batch.get("skipped_by_kind", {}).items():
+            self._skipped_by_kind[key] = self._skipped_by_kind.get(key, 0) + int(n)
         if "batch_index" in batch:
             self._next_batch = int(batch["batch_index"]) + 1
             state = batch["stream_state"]
@@ -234,11 +237,17 @@ class MultiTaskDataModule(L.LightningDataModule):
         """Samples skipped per task so far (all workers, train and eval), for logging."""
         return {t: self._skipped.get(t, 0) for t in self.task_names}
 
+    def skip_counts_by_kind(self) -> dict[str, int]:
+        """Samples skipped so far per ``"<task>/<kind>"``, every task and kind (the same keys on every rank)."""
+        keys = [f"{t}/{kind}" for t in self.task_names for kind in SKIP_KINDS]
+        return {k: self._skipped_by_kind.get(k, 0) for k in keys}
+
     def state_dict(self) -> dict:
         return {
             "next_batch": self._next_batch,
             "positions": {str(c): dict(p) for c, p in self._positions.items()},
             "skipped": dict(self._skipped),
+            "skipped_by_kind": dict(self._skipped_by_kind),
             "num_workers": self.num_workers,
             "stream_slots": self.stream_slots,
             "world_size": self._dist()[1],
@@ -261,6 +270,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self._next_batch = int(state["next_batch"])
         self._positions = {int(c): dict(p) for c, p in state["positions"].items()}
         self._skipped = dict(state["skipped"])
+        self._skipped_by_kind = dict(state.get("skipped_by_kind", {}))
         slots = state.get("stream_slots") or max(1, int(state["num_workers"]))  # older states: one per worker
         self._resume_from = (int(slots), int(state["world_size"]))
 

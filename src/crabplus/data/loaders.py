@@ -60,10 +60,21 @@ class SkipPolicy:
     def ok(self, task: str) -> None:
         self.seen[task] = self.seen.get(task, 0) + 1
 
-    def skip(self, task: str, raw: dict, reason: str, delta: dict) -> None:
+    def skip(
+        self,
+        task: str,
+        raw: dict,
+        reason: str,
+        delta: dict,
+        kind: str = "bad_media",
+        by_kind: dict | None = None,
+    ) -> None:
+        """Count one skipped sample in ``delta`` (per task) and ``by_kind`` (per ``"<task>/<kind>"``)."""
         self.seen[task] = self.seen.get(task, 0) + 1
         self.skipped[task] = self.skipped.get(task, 0) + 1
         delta[task] = delta.get(task, 0) + 1
+        if by_kind is not None:
+            by_kind[f"{task}/{kind}"] = by_kind.get(f"{task}/{kind}", 0) + 1
         where = f"shard {raw.get('__shard__')} key {raw.get('__key__')!r}"
         warnings.warn(f"skipping sample of task {task!r} ({where}): {reason}", stacklevel=2)
         n, k = self.seen[task], self.skipped[task]
@@ -177,6 +188,7 @@ class TrainMixtureDataset(IterableDataset):
         self, b: int, streams: list[TaskStream], skip: SkipPolicy, residue: int, cache: DecodedCache
     ) -> Batch:
         delta: dict[str, int] = {}
+        by_kind: dict[str, int] = {}
         samples = []
         for tid in self.mixture.slot_tasks(b, self.rank, self.batch_size):
             src, stream = self.sources[tid], streams[tid]
@@ -188,7 +200,7 @@ class TrainMixtureDataset(IterableDataset):
                         lambda r, s=src: decode_sample(r, s.name, s.modalities, self.spec, self.task_lookup),
                     )
                 except BadSample as err:
-                    skip.skip(src.name, raw, str(err), delta)
+                    skip.skip(src.name, raw, str(err), delta, err.kind, by_kind)
                     continue
                 skip.ok(src.name)
                 sample["task_id"] = tid
@@ -198,6 +210,7 @@ class TrainMixtureDataset(IterableDataset):
         batch["batch_index"] = b
         batch["stream_state"] = {"residue": residue, "positions": {s.task: s.position for s in streams}}
         batch["skipped"] = delta
+        batch["skipped_by_kind"] = by_kind
         return batch
 
 
@@ -227,7 +240,7 @@ class EvalTaskDataset(IterableDataset):
     def __iter__(self) -> Iterator[Batch]:
         w, nw = _worker()
         skip = SkipPolicy(self.skip_policy.max_share, self.skip_policy.min_samples)
-        samples, delta = [], {}
+        samples, delta, by_kind = [], {}, {}
         shards = list(self.source.shards)
         for i, raw in enumerate(slot_samples(shards, range(len(shards)), self.rank, self.world_size)):
             if (i // self.batch_size) % nw != w:
@@ -240,10 +253,10 @@ class EvalTaskDataset(IterableDataset):
                 sample["task_id"] = self.task_id
                 samples.append(sample)
             except BadSample as err:
-                skip.skip(self.source.name, raw, str(err), delta)
+                skip.skip(self.source.name, raw, str(err), delta, err.kind, by_kind)
             # the batch's last raw sample (a batch of bad samples only yields nothing; its skips ride along)
             if i % self.batch_size == self.batch_size - 1 and samples:
-                yield {**collate(samples), "skipped": delta}
-                samples, delta = [], {}
+                yield {**collate(samples), "skipped": delta, "skipped_by_kind": by_kind}
+                samples, delta, by_kind = [], {}, {}
         if samples:
-            yield {**collate(samples), "skipped": delta}
+            yield {**collate(samples), "skipped": delta, "skipped_by_kind": by_kind}

@@ -10,15 +10,18 @@ Anything wrong with the sample raises ``BadSample`` with a reason; the caller sk
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from PIL import Image
 
 from crabplus.data.decode import DecodeError, load_audio, load_image, load_mask, load_video
 from crabplus.data.features import AUDIO_FEATURES, beats_fbank, whisper_features
 from crabplus.tasks.families import AVSBENCH_MASK_FORMAT, AVSBENCH_PALETTE
+from crabplus.tasks.target_check import BAD_TARGET, BadTarget, checked_target
 
 __all__ = [
     "MediaSpec",
@@ -29,6 +32,8 @@ __all__ = [
     "fit_length",
     "decode_mask",
     "mask_target",
+    "mask_size_problem",
+    "SKIP_KINDS",
 ]
 
 AUDIO_FILES = ("wav", "mp3", "flac")
@@ -124,8 +129,17 @@ def modalities_of(media_keys, spec: MediaSpec) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: Categories of skipped samples (``BadSample.kind``), counted per task.
+SKIP_KINDS = ("bad_media", "bad_json", "bad_target", "bad_format")
+
+
 class BadSample(Exception):
-    """A sample that cannot be used; ``str(err)`` is the reason."""
+    """A sample that cannot be used; ``str(err)`` is the reason, ``kind`` the counted category
+    (``bad_media``, ``bad_json``, ``bad_target``, ``bad_format``)."""
+
+    def __init__(self, reason: str, kind: str = "bad_media") -> None:
+        super().__init__(reason)
+        self.kind = kind
 
 
 def fit_length(wave: torch.Tensor, n: int) -> torch.Tensor:
@@ -162,6 +176,25 @@ def mask_target(target: dict, meta: dict, mask: torch.Tensor) -> dict:
     if "video_id" in meta and "video" not in out:
         out["video"] = str(meta["video_id"])
     return out
+
+
+def mask_size_problem(raw: dict) -> str | None:
+    """A ``mask.png`` whose size differs from its image's (``png``/``jpg``), or None.
+
+    The declared rule: a mask and its image are both resized to ``media.frame_size`` (nearest neighbour
+    for the mask), which keeps them aligned only when they start from the same size. Video frames are
+    not checked here (their size is known only after decoding).
+    """
+    mask, image = raw.get("mask.png"), _first(raw, IMAGE_FILES)
+    if mask is None or image is None:
+        return None
+    try:
+        mask_size, image_size = Image.open(io.BytesIO(mask)).size, Image.open(io.BytesIO(image)).size
+    except Exception:  # undecodable: the media decoder reports it as bad media
+        return None
+    if mask_size != image_size:
+        return f"mask is {mask_size[0]}x{mask_size[1]}, its image {image_size[0]}x{image_size[1]}"
+    return None
 
 
 def _decode_media(raw: dict, modalities: tuple[str, ...], spec: MediaSpec, meta: dict) -> dict:
@@ -201,11 +234,19 @@ def decode_sample(
         record = json.loads(raw["json"])
         meta, target, reasoning = record["meta"], dict(record["target"]), record.get("reasoning")
     except KeyError as err:
-        raise BadSample(f"json lacks {err}" if "json" in raw else "missing json") from err
+        raise BadSample(f"json lacks {err}" if "json" in raw else "missing json", "bad_json") from err
     except (ValueError, TypeError) as err:
-        raise BadSample(f"malformed json: {err}") from err
+        raise BadSample(f"malformed json: {err}", "bad_json") from err
     if record.get("task") != task:
-        raise BadSample(f"json task {record.get('task')!r} is not this stream's task {task!r}")
+        raise BadSample(f"json task {record.get('task')!r} is not this stream's task {task!r}", "bad_json")
+    handler = task_lookup(task)
+    try:
+        target = checked_target(handler, target)
+    except BadTarget as err:
+        raise BadSample(f"{BAD_TARGET}: {err}", BAD_TARGET) from err
+    mask_problem = mask_size_problem(raw)
+    if mask_problem:
+        raise BadSample(f"{BAD_TARGET}: {mask_problem}", BAD_TARGET)
     sample = {
         "task": task,
         "key": f"{raw['__shard__']}:{raw['__key__']}",
@@ -216,10 +257,11 @@ def decode_sample(
     if "mask" in sample:
         target = mask_target(target, meta, sample["mask"])
     try:
-        handler = task_lookup(task)
         sample["prompt"] = handler.build_prompt(meta)
         sample["answer"] = handler.format_target(target, reasoning)
     except Exception as err:  # a task's template that cannot handle this sample's fields
-        raise BadSample(f"task {task!r} cannot format this sample: {type(err).__name__}: {err}") from err
+        raise BadSample(
+            f"task {task!r} cannot format this sample: {type(err).__name__}: {err}", "bad_format"
+        ) from err
     sample["target"] = target
     return sample

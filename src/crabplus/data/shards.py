@@ -30,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from crabplus import tasks
 from crabplus.errors import CrabplusError
+from crabplus.tasks.target_check import BAD_TARGET, BadTarget, checked_target
 
 __all__ = [
     "MissingShardsError",
@@ -53,6 +55,14 @@ class MissingShardsError(CrabplusError, FileNotFoundError):
 
 FIX_ROOT = "set data.init_args.root (or the task's root) to the folder holding <task>/<split>/index.json"
 MEDIA_EXTENSIONS = ("mp4", "wav", "mp3", "flac", "png", "jpg", "mask.png")
+
+
+def _registered_task(name: str):
+    """The registered task ``name`` (its targets are checked on write), None for an unregistered name."""
+    try:
+        return tasks.get(name)
+    except KeyError:
+        return None
 
 
 class ShardWriter:
@@ -79,6 +89,8 @@ class ShardWriter:
         self.media: set[str] = set()
         self._keys: set[str] = set()
         self._tar: tarfile.TarFile | None = None
+        self.bad_targets: list[tuple[str, str]] = []  # (key, reason) of samples not written
+        self._task = _registered_task(task)
 
     def __enter__(self) -> ShardWriter:
         return self
@@ -88,10 +100,18 @@ class ShardWriter:
 
     def write(
         self, key: str, meta: dict, target: dict, media: dict[str, bytes], reasoning: str | None = None
-    ) -> None:
-        """Add one sample. A ``target["mask"]`` array is moved to ``mask.png`` (masks never go to json)."""
+    ) -> bool:
+        """Add one sample; False (and the sample recorded in ``bad_targets``) when its target is out of range
+        (``crabplus.tasks.target_check``; clipped instead when the task declares it). A ``target["mask"]``
+        array is moved to ``mask.png`` (masks never go to json)."""
         self._check_key(key)
         media, target = dict(media), dict(target)
+        if self._task is not None:
+            try:
+                target = checked_target(self._task, target)
+            except BadTarget as err:
+                self.bad_targets.append((key, str(err)))
+                return False
         if "mask" in target:
             from crabplus.data.encode import encode_mask_png
 
@@ -107,6 +127,7 @@ class ShardWriter:
         self._add(f"{key}.json", json.dumps(record, sort_keys=True).encode())
         self.counts[-1] += 1
         self.media.update(media)
+        return True
 
     def close(self) -> None:
         """Finish the last shard and write index.json (atomically)."""
@@ -122,6 +143,8 @@ class ShardWriter:
             "counts": list(self.counts),
             "media": sorted(self.media),
         }
+        if self.bad_targets:
+            index[BAD_TARGET] = len(self.bad_targets)
         tmp = self.dir / "index.json.tmp"
         tmp.write_text(json.dumps(index, indent=1))
         tmp.replace(self.dir / "index.json")

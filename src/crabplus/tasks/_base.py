@@ -61,6 +61,9 @@ class Task(ABC):
         family: task family (recognition, matching, localisation, parsing, grounding, segmentation, qa,
             captioning).
         list_options: append ``meta["options"]`` (or ``meta["classes"]``) to the prompt when present.
+        label_set: the labels a target may carry (empty: any); checked by ``tasks.target_check``.
+        clip_targets: spans and boxes outside their range are clipped to it instead of the sample being
+            skipped (``tasks.target_check``).
     """
 
     name: str
@@ -68,6 +71,8 @@ class Task(ABC):
     modalities: tuple[str, ...] = ("video", "audio")
     family: str = ""
     list_options: bool = True
+    label_set: tuple[str, ...] = ()
+    clip_targets: bool = False
 
     higher_is_better: ClassVar[dict[str, bool]] = {}
     primary_metric: ClassVar[str] = ""

@@ -5,7 +5,8 @@ the optimizer/schedule, per-task losses and metrics, greedy generation for evalu
 guard and exact-resume state. Reporting (transfer, routing, gradient conflict) lives in callbacks.
 
 Log keys: ``train/loss``, ``train/loss/<task>``, ``val/<task>/loss``, ``val/<task>/<metric>``,
-``test/<task>/<metric>``, ``train/skipped_steps``.
+``test/<task>/<metric>``, ``train/skipped_steps``, ``data/skipped/<task>`` and
+``data/skipped/<task>/<kind>`` (cumulative skipped samples of the run, ``kind`` e.g. ``bad_target``).
 """
 
 from __future__ import annotations
@@ -174,9 +175,20 @@ class AVLLMModule(L.LightningModule):
             output.logits, output.labels, batch["task"], output.token_loss
         ).items():
             self.log(f"train/loss/{task}", value, batch_size=batch_size)
-        for task, count in (batch.get("skipped") or {}).items():
-            self.log(f"data/skipped/{task}", float(count), reduce_fx="max")
+        self._log_skip_counts()
         return loss
+
+    def _log_skip_counts(self) -> None:
+        """Cumulative skipped samples of the run (the DataModule's state, restored on resume) per task and
+        per ``<task>/<kind>``, summed over ranks: the last logged value is the run's count."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is None or not hasattr(datamodule, "skip_counts"):
+            return
+        counts = {f"data/skipped/{task}": n for task, n in datamodule.skip_counts().items()}
+        counts.update({f"data/skipped/{key}": n for key, n in datamodule.skip_counts_by_kind().items()})
+        sync = self.trainer.world_size > 1
+        for key, n in counts.items():
+            self.log(key, float(n), reduce_fx="sum", sync_dist=sync, batch_size=1)
 
     def _balanced_losses(self, batch: Batch) -> tuple[AVLLMOutput, dict[str, torch.Tensor]]:
         """The balancing strategy's losses (``crabplus.balance``) over fused and modality-dropped passes,

@@ -40,6 +40,7 @@ from crabplus.data.converters._sample import (
     Sample,
     Skip,
 )
+from crabplus.tasks.target_check import BAD_TARGET
 
 __all__ = [
     "convert",
@@ -228,10 +229,12 @@ def _write_shards(
                 if sample.task not in writers:
                     writer = ShardWriter(root, sample.task, split, maxcount=maxcount, version=SHARD_VERSION)
                     writers[sample.task] = stack.enter_context(writer)
-                writers[sample.task].write(
-                    sample.key, sample.meta, sample.target, media, reasoning=sample.reasoning
-                )
-                report.written[sample.task] = report.written.get(sample.task, 0) + 1
+                writer = writers[sample.task]
+                if writer.write(sample.key, sample.meta, sample.target, media, reasoning=sample.reasoning):
+                    report.written[sample.task] = report.written.get(sample.task, 0) + 1
+                else:  # target out of its sample's range (crabplus.tasks.target_check)
+                    detail = f"{writer.bad_targets[-1][1]} (sample {sample.key!r})"
+                    skips.append(Skip(sample.task, sample.origin, BAD_TARGET, detail))
             if bar is not None:
                 bar()
     return list(writers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +99,8 @@ def sample_key(task: str, split: str, i: int) -> str:
 
 
 def write_task_split(out: str | Path, config: SynthConfig, task: str, split: str) -> int:
-    """Write one task/split folder; returns the number of samples."""
+    """Write one task/split folder; returns the number of samples written (a target out of its sample's
+    range is not written: counted as ``bad_target`` in index.json and warned about)."""
     world = SynthWorld(config.world_config(task))
     n = config.count(task, split)
     with ShardWriter(out, task, split, maxcount=config.maxcount, version=config.version) as writer:
@@ -106,7 +108,9 @@ def write_task_split(out: str | Path, config: SynthConfig, task: str, split: str
             s = make_sample(task, world, SPLIT_OFFSETS[split] + i)
             reasoning = s.reasoning if config.reasoning(task) else None
             writer.write(sample_key(task, split, i), s.meta, s.target, s.media, reasoning=reasoning)
-    return n
+    for key, reason in writer.bad_targets:
+        warnings.warn(f"{task}/{split}: sample {key!r} not written, bad_target: {reason}", stacklevel=2)
+    return n - len(writer.bad_targets)
 
 
 def write_synth(
