@@ -110,6 +110,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.val_task_names = [e.name for e in self.entries if e.eval]
         self._next_batch, self._positions, self._skipped = 0, {}, {}
         self._skipped_by_kind: dict[str, int] = {}
+        self._resume_from: tuple[int, int] | None = None  # (loader slots, world size) of a loaded state
         self._train: TrainMixtureDataset | None = None
         self.mixture: Mixture | None = None
 
@@ -275,7 +276,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self._resume_from = (int(slots), int(state["world_size"]))
 
     def _check_resume(self, world: int) -> None:
-        saved = getattr(self, "_resume_from", None)
+        saved = self._resume_from
         if saved is not None and saved != (self.stream_slots, world) and self._positions:
             raise ResumeMismatchError(
                 f"exact data resume needs the checkpoint's data.init_args.stream_slots={saved[0]} and world "

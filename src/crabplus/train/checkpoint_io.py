@@ -105,12 +105,16 @@ def trainable_state_keys(module: torch.nn.Module, prefix: str = "") -> set[str]:
 class AtomicCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` that writes through a temp file + rename and loads with ``weights_only``."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.folders: set[Path] = set()  # where this run saved: its orphan temp files go at teardown
+
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
     ) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._folders = {*getattr(self, "_folders", ()), path.parent}
+        self.folders.add(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -145,5 +149,5 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def teardown(self) -> None:
         """Called when the run's strategy tears down: remove temp files of saves a kill interrupted."""
-        for folder in getattr(self, "_folders", ()):
+        for folder in self.folders:
             remove_orphan_temps(folder)
