@@ -93,6 +93,29 @@ class MediaSpec:
             values["hop"] = media_spec["hop_length"]
         return cls(**values, **kwargs)
 
+    def audio_mismatches(self, media_spec: dict) -> list[str]:
+        """How this spec's audio front end differs from what a model's ``media_spec`` reads (empty: none).
+
+        Features are computed here and only checked in shape by the model, so a mismatched front end (a
+        Whisper log-mel fed to BEATs, a 4-s chunk to a 30-s Whisper) would train silently on wrong inputs.
+        """
+        want = MediaSpec.from_model(media_spec)
+        out = []
+        if self.audio_features != want.audio_features:
+            out.append(f"audio_features={self.audio_features!r} (the model reads {want.audio_features!r})")
+        if self.n_mels != want.n_mels:
+            out.append(f"n_mels={self.n_mels} (the model reads {want.n_mels})")
+        if out or self.audio_features != "whisper":
+            return out
+        if self.chunk_samples != want.chunk_samples:
+            out.append(f"chunk_seconds={self.chunk_samples / self.sample_rate:g} (the model's extractor pads to "
+                       f"{want.chunk_samples / want.sample_rate:g} s)")  # fmt: skip
+        frames = self.feature_frames or self.chunk_samples // self.hop
+        wanted = want.feature_frames or want.chunk_samples // want.hop
+        if frames != wanted:
+            out.append(f"feature_frames={frames} (the model reads {wanted})")
+        return out
+
     @property
     def num_samples(self) -> int:
         return int(round(self.clip_seconds * self.sample_rate))

@@ -21,7 +21,9 @@ import torch.nn.functional as F
 from crabplus import tasks
 from crabplus.balance import BalanceStrategy, dropped_modality_outputs
 from crabplus.config_blocks import as_config
+from crabplus.data import MediaSpec
 from crabplus.data.batch import Batch, encoded_media
+from crabplus.errors import ConfigError
 from crabplus.lora import ILoRAConfig, balance_loss
 from crabplus.model import AVLLMOutput, FeatureCache, build_adapted_avllm
 from crabplus.train.checkpoint_io import trainable_state_keys
@@ -108,6 +110,13 @@ class AVLLMModule(L.LightningModule):
     # ----- construction -------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
+        media = getattr(datamodule, "media", None)
+        if isinstance(media, MediaSpec) and media.decode:
+            problems = media.audio_mismatches(self.model.media_spec)
+            if problems:
+                raise ConfigError(
+                    f"data.init_args.media: {'; '.join(problems)} for model preset {self.hparams.get('preset')!r}"
+                )
         names = list(getattr(datamodule, "task_names", []) or [])
         names += [n for n in getattr(datamodule, "val_task_names", []) or [] if n not in names]
         self.task_names = names
