@@ -83,3 +83,21 @@ def test_parallel_jobs_run_every_chain_in_order(tmp_path):
     assert execute(plans, echo=lambda _: None, run=fails_b, jobs=2) == sum(p.tasks == ["b"] for p in missing)
     with pytest.raises(ValueError, match="jobs"):
         execute(plans, jobs=0)
+
+
+@pytest.mark.integration
+def test_parallel_runs_print_whole_lines_prefixed_with_their_run(tmp_path, capsys):
+    """``--jobs 2``: two runs print at the same time; every line arrives whole, under its run's name."""
+    import sys
+
+    script = "import sys, time\nfor i in range(5):\n    print('line', i, 'of', sys.argv[1], flush=True); time.sleep(0.02)"
+    plans = plan_runs(CONFIG, [["a"], ["b"]], ResultsStore(tmp_path / "r.sqlite"), tmp_path / "bl",
+                      launcher=[sys.executable, "-c", script])  # fmt: skip
+    assert execute(plans, echo=lambda _: None, jobs=2) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = {p.run_dir.name for p in plans}
+    assert len(lines) == 10
+    for line in lines:
+        prefix, _, text = line.partition("] ")
+        assert prefix[1:] in names and text.startswith("line ") and text.endswith(" of fit")
+    assert {line.partition("]")[0][1:] for line in lines} == names

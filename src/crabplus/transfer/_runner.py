@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -158,18 +159,30 @@ def plan_runs(
     return plans
 
 
+def run_prefixed(command: list[str], prefix: str, lock: threading.Lock) -> int:
+    """Run ``command`` with every output line printed whole, prefixed ``[prefix]`` (runs started at once
+    otherwise interleave their output mid-line)."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        with lock:
+            print(f"[{prefix}] {line}", end="" if line.endswith("\n") else "\n", flush=True)
+    return proc.wait()
+
+
 def execute(
     plans: Sequence[PlannedRun],
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
-    run: Callable[[list[str]], int] = lambda cmd: subprocess.run(cmd, check=False).returncode,
+    run: Callable[[list[str]], int] | None = None,
     jobs: int = 1,
 ) -> int:
     """Write configs and run (or, with ``dry_run``, print) the commands of runs not yet done.
 
     ``jobs`` runs that many baselines at once (each run's own commands stay in order); on a machine whose
     cores one small run cannot keep busy this shortens the wall time. Runs share the results store,
-    which takes concurrent writers (WAL, busy timeout).
+    which takes concurrent writers (WAL, busy timeout). With ``jobs`` > 1 every output line of a run is
+    prefixed with its folder name (``run`` default only).
 
     Returns the number of failed runs (0 on success); a failed run does not stop the others.
     """
@@ -183,12 +196,20 @@ def execute(
             continue
         write_config(plan.config, plan.config_path)
         todo.append((plan, label))
+    lock = threading.Lock()
+
+    def start(command: list[str], plan: PlannedRun) -> int:
+        if run is not None:
+            return run(command)
+        if jobs > 1:
+            return run_prefixed(command, plan.run_dir.name, lock)
+        return subprocess.run(command, check=False).returncode
 
     def launch(plan: PlannedRun, label: str) -> int:
         echo(f"# missing: {label}")
         for command in plan.commands:
             echo(shlex.join(command))
-            if not dry_run and run(command) != 0:
+            if not dry_run and start(command, plan) != 0:
                 echo(f"# FAILED: {label}")
                 return 1
         return 0
