@@ -78,3 +78,22 @@ def test_lightning_cloud_tips_are_dropped():
     tip = log.makeRecord(log.name, logging.INFO, __file__, 1, "💡 Tip: try installing litlogger", (), None)
     other = log.makeRecord(log.name, logging.INFO, __file__, 1, "GPU available: False", (), None)
     assert not log.filter(tip) and log.filter(other)
+
+
+@pytest.mark.unit
+def test_step_bounded_bar_counts_towards_max_steps_also_after_a_resume():
+    from types import SimpleNamespace
+
+    from crabplus.train.callbacks.progress import StepProgressBar
+
+    bar = StepProgressBar()
+    # an endless stream (Lightning: inf batches) and a resumed run (Lightning counted what was left: 1)
+    for left in (float("inf"), 1):
+        bar._trainer = SimpleNamespace(
+            max_epochs=-1, max_steps=8, accumulate_grad_batches=2, num_training_batches=left
+        )
+        assert bar.total_train_batches == 16
+    bar._trainer = SimpleNamespace(
+        max_epochs=3, max_steps=-1, accumulate_grad_batches=1, num_training_batches=5
+    )
+    assert bar.total_train_batches == 5  # epoch-bounded: Lightning's own count
