@@ -2,8 +2,8 @@
 
 Two copies of the same module (same seed, same weights) train on the same batches, one with the new
 paths off (``logits=all``: the LM head over every position; ``feature_cache_mb=0``: frozen encoders run
-on every visit) and one with them on (the defaults: LM head at answer positions only, frozen-encoder
-feature cache). Their steps alternate (old first on even steps, new first on odd ones), so a loaded machine
+on every visit; ``length_groups=1``: one LM call over the whole padded batch) and one with them on (the
+defaults: LM head at answer positions only, frozen-encoder feature cache, LM calls per length group). Their steps alternate (old first on even steps, new first on odd ones), so a loaded machine
 slows both alike. Per step: data wait (the loader's ``next``, shared by both copies), media (encoders and
 connectors, with the cache where on), LM forward (splice, LM, loss), backward, optimizer; the share of
 padding tokens per batch; real (non-pad) tokens per second. Evaluation: greedy generation per sample on
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORLD = "configs/data/synth_demo.yaml"
 SMALL_WORLD = ["splits.train=32", "splits.val=8", "splits.test=0", "tasks.synth_match.splits.train=32"]
 MODES = ("old", "new")
-OLD_PATHS = {"logits": "all", "feature_cache_mb": 0.0}
+OLD_PATHS = {"logits": "all", "feature_cache_mb": 0.0, "length_groups": 1}
 
 
 def synthesise(out: Path) -> None:
@@ -97,6 +97,8 @@ def time_media(module, mode: str, clock: Clock) -> None:
 
 
 def train_step(module, optimizer, batch: dict, mode: str, clock: Clock) -> None:
+    from crabplus.model import length_groups
+
     clock.part_prefix = ""
     start = time.perf_counter()
     output = module.forward(batch)
@@ -111,9 +113,14 @@ def train_step(module, optimizer, batch: dict, mode: str, clock: Clock) -> None:
     clock.add(mode, "forward", forward - start)
     clock.add(mode, "backward", backward - forward)
     clock.add(mode, "optimizer", done - backward)
-    mask = output.attention_mask
-    clock.count(mode, "tokens", float(mask.numel()))
-    clock.count(mode, "real", float(mask.sum()))
+    mask = output.attention_mask  # (B, L') of the whole spliced batch
+    lengths = mask.sum(1).tolist()
+    groups = (
+        length_groups(lengths, module.hparams.get("length_groups", 1)) if output.logits is None else [lengths]
+    )
+    groups = [[lengths[i] for i in g] for g in groups] if output.logits is None else groups
+    clock.count(mode, "tokens", float(sum(len(g) * max(g) for g in groups)))  # what the LM calls ran
+    clock.count(mode, "real", float(sum(lengths)))
     clock.count(mode, "steps", 1.0)
 
 

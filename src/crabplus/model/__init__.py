@@ -13,6 +13,7 @@ from crabplus.model._feature_cache import FeatureCache
 from crabplus.model._generate import GenerationResult
 from crabplus.model._io import load_avllm
 from crabplus.model._layers import LAYER_MODULES
+from crabplus.model._length_groups import length_groups
 from crabplus.model._mask_head import MaskHead, dice_loss, mask_loss
 from crabplus.model._presets import (
     AUDIO_TOWERS,
@@ -41,6 +42,7 @@ __all__ = [
     "AVLLMOutput",
     "GRAMMAR_TOKENS",
     "LAYER_MODULES",
+    "length_groups",
     "GenerationResult",
     "MASK_TOKEN",
     "MLPConnector",

@@ -21,11 +21,12 @@ from crabplus.lora import routing_inputs
 from crabplus.model._chat import chat_prompt
 from crabplus.model._config import AVLLMConfig
 from crabplus.model._feature_cache import FeatureCache
+from crabplus.model._length_groups import grouped_hidden
 from crabplus.model._mask_head import mask_loss
 from crabplus.model._media import Encoded
 from crabplus.model._modular import ModularMedia
 from crabplus.model._omni import OmniMedia
-from crabplus.model._splice import IGNORE_INDEX, Spliced, splice
+from crabplus.model._splice import IGNORE_INDEX, Spliced, detect_padding_side, splice
 from crabplus.model._tokens import MASK_TOKEN, PLACEHOLDERS, omni_media_ids
 
 __all__ = ["AVLLM", "AVLLMOutput", "LOGITS_MODES", "LOSS_REDUCTIONS", "answer_token_loss", "causal_lm_loss"]
@@ -335,12 +336,15 @@ class AVLLM(nn.Module):
         mask: torch.Tensor | None = None,
         logits: str = "all",
         media_keys: list[str] | None = None,
+        length_groups: int = 1,
     ) -> AVLLMOutput:
         """Teacher-forced forward; loss = CE over answer tokens (``config.loss_reduction``) (+ mask loss when
         ``mask`` is given).
 
         ``logits="answers"`` (with labels) applies the LM head at answer positions only: the same loss,
-        ``output.logits`` None and ``output.token_loss`` set. ``media_keys`` (one per sample) let a
+        ``output.logits`` None and ``output.token_loss`` set; there ``length_groups`` > 1 runs the LM on up
+        to that many groups of rows of similar length (``crabplus.model._length_groups``: less padding, the
+        same loss; ``output.hidden_states`` is 0 on padding). ``media_keys`` (one per sample) let a
         ``feature_cache`` reuse frozen encoder outputs (see ``encode_media``).
         """
         if logits not in LOGITS_MODES:
@@ -353,12 +357,9 @@ class AVLLM(nn.Module):
         with routing_inputs(task_ids=task_ids, modality_ids=sp.modality_ids):
             if sparse:
                 decoder, head = self._head_split()
-                hidden = decoder(
-                    inputs_embeds=sp.inputs_embeds,
-                    attention_mask=sp.attention_mask,
-                    position_ids=position_ids,
-                    use_cache=False,
-                ).last_hidden_state  # (B, L', d)
+                hidden = self._decoder_hidden(
+                    decoder, sp, position_ids, task_ids, length_groups
+                )  # (B, L', d)
                 lm_loss, token_loss = answer_token_loss(hidden, sp.labels, head, self.config.loss_reduction)
                 out_logits = None
             else:
@@ -410,6 +411,33 @@ class AVLLM(nn.Module):
             mask_loss=m_loss,
             token_loss=token_loss,
         )
+
+    def _decoder_hidden(
+        self, decoder: nn.Module, sp: Spliced, position_ids: torch.Tensor, task_ids, max_groups: int
+    ) -> torch.Tensor:
+        """Last hidden states (B, L', d) of the LM body, in one call or per length group (one call when the
+        batch is left-padded, or when an adapter's router balance loss, which reads its last call only,
+        is on)."""
+        balanced = any(getattr(m, "balance_coef", 0) > 0 for m in decoder.modules())
+        if max_groups <= 1 or balanced or detect_padding_side(sp.attention_mask) != "right":
+            return decoder(
+                inputs_embeds=sp.inputs_embeds,
+                attention_mask=sp.attention_mask,
+                position_ids=position_ids,
+                use_cache=False,
+            ).last_hidden_state
+
+        def run(rows: torch.Tensor, length: int) -> torch.Tensor:
+            ids = task_ids[rows] if task_ids is not None else None
+            with routing_inputs(task_ids=ids, modality_ids=sp.modality_ids[rows, :length]):
+                return decoder(
+                    inputs_embeds=sp.inputs_embeds[rows, :length],
+                    attention_mask=sp.attention_mask[rows, :length],
+                    position_ids=position_ids[..., rows, :length],
+                    use_cache=False,
+                ).last_hidden_state
+
+        return grouped_hidden(run, sp.attention_mask, max_groups)
 
     def _head_split(self) -> tuple[nn.Module, nn.Module] | None:
         """(decoder, head) of a causal LM whose logits are ``head(decoder(...).last_hidden_state)``; None

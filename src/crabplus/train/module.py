@@ -65,6 +65,8 @@ class AVLLMModule(L.LightningModule):
         feature_cache_mb: memory for frozen encoder outputs reused across visits of a clip (0 = off; off
             by itself with trainable or adapted encoders, see ``crabplus.model.FeatureCache``).
         feature_cache_dir: also keep those features on disk there (e.g. beside the shards).
+        length_groups: with ``logits=answers``, run the LM on up to this many groups of rows of similar
+            length (less padding, same loss; see ``crabplus.model.AVLLM.forward``); 1 = one call per batch.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class AVLLMModule(L.LightningModule):
         logits: str = "answers",
         feature_cache_mb: float = 256.0,
         feature_cache_dir: str | None = None,
+        length_groups: int = 3,
     ) -> None:
         super().__init__()
         # A checkpoint's hparams hold these blocks as plain dicts; the types above are what users write.
@@ -146,6 +149,7 @@ class AVLLMModule(L.LightningModule):
             mask=batch.get("mask"),
             logits=self.hparams.get("logits", "all"),
             media_keys=batch.get("key"),
+            length_groups=self.hparams.get("length_groups", 1),
         )
 
     def task_loss(self, batch: Batch) -> torch.Tensor:
