@@ -159,6 +159,9 @@ def run(modules: dict, datamodule, steps: int, warmup: int, eval_batches: int) -
             clock.add(mode, "data wait", wait)
             train_step(modules[mode], optimizers[mode], batch, mode, clock)
     clock.on = True
+    # generation is compared on the same weights (the two copies trained apart by float rounding, and an
+    # untrained model's answers, hence generation lengths, change with the last bit)
+    modules["old"].load_state_dict(modules["new"].state_dict())
     for module in modules.values():
         module.eval()
     seen = 0
@@ -253,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{args.config} (preset {modules['new'].hparams.preset}), {args.steps} measured steps per path "
         f"after {args.warmup} warm-up, batch {datamodule.batch_size}, data.num_workers "
         f"{datamodule.num_workers}, torch threads {torch.get_num_threads()}; {elapsed:.0f} s; "
-        f"old = logits=all, feature_cache_mb=0\n"
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n"
+        f"old = {', '.join(f'{k}={v}' for k, v in OLD_PATHS.items())}; new = the defaults\n"
     )
     print(table(clock, modules))
     return 0

@@ -415,29 +415,38 @@ class AVLLM(nn.Module):
     def _decoder_hidden(
         self, decoder: nn.Module, sp: Spliced, position_ids: torch.Tensor, task_ids, max_groups: int
     ) -> torch.Tensor:
-        """Last hidden states (B, L', d) of the LM body, in one call or per length group (one call when the
-        batch is left-padded, or when an adapter's router balance loss, which reads its last call only,
-        is on)."""
+        """Last hidden states (B, L', d) of the LM body, per length group (``max_groups`` 1: one call).
+
+        A right-padded group whose positions count 0, 1, ... runs without its padding mask: under the causal
+        mask a real token only sees earlier tokens, which are real, so its output is unchanged, and the
+        attention kernel takes its causal path (about half the work of an explicit mask on CPU). Padding
+        positions then get arbitrary finite values; the loss never reads them. Other positions (M-RoPE) keep
+        the mask. A left-padded batch, or an adapter's router balance loss (it reads the last call only),
+        keeps one masked call.
+        """
+        mask = sp.attention_mask
         balanced = any(getattr(m, "balance_coef", 0) > 0 for m in decoder.modules())
-        if max_groups <= 1 or balanced or detect_padding_side(sp.attention_mask) != "right":
+        if balanced or detect_padding_side(mask) != "right":
             return decoder(
                 inputs_embeds=sp.inputs_embeds,
-                attention_mask=sp.attention_mask,
+                attention_mask=mask,
                 position_ids=position_ids,
                 use_cache=False,
             ).last_hidden_state
+        steps = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)  # (B, L')
+        counting = position_ids.dim() == 2 and bool(((position_ids == steps) | ~mask.bool()).all())
 
         def run(rows: torch.Tensor, length: int) -> torch.Tensor:
             ids = task_ids[rows] if task_ids is not None else None
             with routing_inputs(task_ids=ids, modality_ids=sp.modality_ids[rows, :length]):
                 return decoder(
                     inputs_embeds=sp.inputs_embeds[rows, :length],
-                    attention_mask=sp.attention_mask[rows, :length],
-                    position_ids=position_ids[..., rows, :length],
+                    attention_mask=None if counting else mask[rows, :length],
+                    position_ids=steps[rows, :length] if counting else position_ids[..., rows, :length],
                     use_cache=False,
                 ).last_hidden_state
 
-        return grouped_hidden(run, sp.attention_mask, max_groups)
+        return grouped_hidden(run, mask, max(max_groups, 1))
 
     def _head_split(self) -> tuple[nn.Module, nn.Module] | None:
         """(decoder, head) of a causal LM whose logits are ``head(decoder(...).last_hidden_state)``; None
