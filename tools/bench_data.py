@@ -6,7 +6,10 @@ in one run:
   track, nothing else (the decoder's floor);
 - ``pipeline``: samples/s out of ``train_dataloader()`` (tar reading, shuffling, json, decode, log-mel,
   prompt/answer text, collation, worker IPC), after the first batch (worker start-up excluded).
-Prints both and their ratio. Keep it under a minute: ``python tools/bench_data.py [--samples 160]``.
+Prints both and their ratio, then the long-clip line: a 10-minute clip and a 10-second clip decoded the way
+a training sample is (``decode_sample``: T frames over the clip, audio over the 4-s window it uses); the
+long one must cost under 3x the short one (the audio track is decoded over the window only).
+Keep it under a minute: ``python tools/bench_data.py [--samples 160]``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import time
 import numpy as np
 
 from crabplus.data.datamodule import MultiTaskDataModule
-from crabplus.data.sample import MediaSpec
+from crabplus.data.encode import encode_mp4
+from crabplus.data.sample import MediaSpec, decode_sample
 from crabplus.data.shards import iter_shard, shard_paths
 from crabplus.data.synth.generate import load_synth_config, write_synth
 
@@ -72,6 +76,33 @@ def _pipeline(root: str, spec: MediaSpec, n: int, batch_size: int, workers: int)
     return seen / (time.perf_counter() - start)
 
 
+def _clip(seconds: int, fps: int = 4, size: int = 32, sample_rate: int = 16000) -> bytes:
+    """An H.264 + AAC mp4 of ``seconds`` (moving gradient frames, a tone whose pitch changes)."""
+    t = np.arange(seconds * fps)
+    frames = ((t[:, None, None, None] * 7 + np.arange(size)[None, None, :, None]) % 256).astype(np.uint8)
+    frames = np.broadcast_to(frames, (len(t), size, size, 3))
+    n = np.arange(seconds * sample_rate)
+    audio = (0.3 * np.sin(2 * np.pi * (220 + 20 * (n // sample_rate % 10)) * n / sample_rate)).astype(
+        np.float32
+    )
+    return encode_mp4(frames, fps, audio, sample_rate)
+
+
+def long_clip_ratio(spec: MediaSpec, repeats: int = 3) -> tuple[float, float]:
+    """Seconds to decode one 10-s and one 10-min clip as a training sample (best of ``repeats``)."""
+    record = json.dumps({"task": "bench", "meta": {}, "target": {}}).encode()
+    times = []
+    for seconds in (10, 600):
+        raw = {"mp4": _clip(seconds), "json": record, "__key__": f"clip{seconds}", "__shard__": "bench"}
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            decode_sample(raw, "bench", ("video", "audio"), spec, lambda name: _TextTask())
+            best = min(best, time.perf_counter() - start)
+        times.append(best)
+    return times[0], times[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=160, help="samples timed on each side")
@@ -97,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"raw decord (1 process):                 {raw:8.1f} samples/s")
     print(f"full pipeline ({args.workers} workers, batch {args.batch_size}):  {full:8.1f} samples/s")
     print(f"pipeline / raw:                          {full / raw:8.2f}")
+    short, long = long_clip_ratio(spec)
+    verdict = "ok" if long < 3 * short else "TOO SLOW (must be < 3x)"
+    print(f"10-min clip vs 10-s clip (one sample):   {long * 1e3:.1f} ms vs {short * 1e3:.1f} ms = "
+          f"{long / short:.2f}x {verdict}")  # fmt: skip
     return 0
 
 

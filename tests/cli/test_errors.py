@@ -111,6 +111,12 @@ CASES = {
         lambda d, c, k, t: [f"--ckpt_path={k}", "--data.init_args.num_workers=2", "--trainer.max_steps=3"],
         "data.init_args.stream_slots=1",
     ),
+    "media_not_the_presets": (
+        lambda d, c, k, t: [
+            "--data.init_args.media={num_frames: 4, frame_size: 48, n_mels: 64, clip_seconds: 4.0}"
+        ],
+        "data.init_args.media.frame_size=48",
+    ),
     "misspelt_key": (
         lambda d, c, k, t: ["--model.init_args.max_new_tokenz=3"],
         "model.init_args.max_new_tokenz",

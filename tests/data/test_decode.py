@@ -165,3 +165,24 @@ def test_log_mel_matches_reference():
     ref = _reference_log_mel(x.astype(np.float64), 16000, 40, 160, 400)
     assert got.shape == (40, 1 + 8000 // 160)
     np.testing.assert_allclose(got.numpy(), ref, atol=1e-3)
+
+
+def test_long_track_is_decoded_over_the_used_window_only():
+    """A track over LONG_TRACK_FACTOR x the window is decoded only up to the window (issue 19): the same
+    first seconds as the whole decode, without the rest."""
+    from crabplus.data.decode import LONG_TRACK_FACTOR, load_audio
+    from crabplus.data.encode import encode_mp4
+
+    rate, seconds, window = 16000, 40, 4.0
+    assert seconds > LONG_TRACK_FACTOR * window
+    n = np.arange(seconds * rate)
+    tone = (0.4 * np.sin(2 * np.pi * (300 + 50 * (n // rate % 5)) * n / rate)).astype(np.float32)
+    clip = encode_mp4(np.zeros((seconds, 16, 16, 3), np.uint8), 1, tone, rate)
+    whole = load_audio(clip, rate)
+    windowed = load_audio(clip, rate, max_seconds=window)
+    used = int(window * rate)
+    assert whole.numel() >= seconds * rate - rate // 10
+    assert used <= windowed.numel() < used + rate  # stopped about where the window ends
+    torch.testing.assert_close(windowed[:used], whole[:used], atol=2e-3, rtol=0)
+    short = load_audio(encode_mp4(None, 1, tone[: 8 * rate], rate), rate, max_seconds=window)
+    assert short.numel() >= 8 * rate - rate // 10  # under the factor: decoded whole, as before

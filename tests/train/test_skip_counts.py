@@ -62,7 +62,9 @@ def data_root(tmp_path_factory) -> Path:
     return root / "data"
 
 
-def test_metrics_csv_counts_equal_the_run_state_and_nonfinite_steps_print(data_root, tmp_path, capfd, monkeypatch):
+def test_metrics_csv_counts_equal_the_run_state_and_nonfinite_steps_print(
+    data_root, tmp_path, capfd, monkeypatch
+):
     monkeypatch.setattr("sys.argv", ["crabplus"])
     runs = tmp_path / "runs"
     checkpoints = runs / "skips" / "checkpoints"
@@ -93,6 +95,8 @@ def test_metrics_csv_counts_equal_the_run_state_and_nonfinite_steps_print(data_r
     for task in ("synth_cls", "synth_loc"):
         assert float(last[f"data/skipped/{task}"]) == state["skipped"][task]
     assert float(last["data/skipped/synth_cls/bad_media"]) == state["skipped_by_kind"]["synth_cls/bad_media"]
-    assert float(last["data/skipped/synth_loc/bad_target"]) == state["skipped_by_kind"]["synth_loc/bad_target"]
+    assert (
+        float(last["data/skipped/synth_loc/bad_target"]) == state["skipped_by_kind"]["synth_loc/bad_target"]
+    )
     assert float(last["data/skipped/synth_loc/bad_target"]) == state["skipped"]["synth_loc"]
     assert float(last["train/skipped_steps"]) == 2.0

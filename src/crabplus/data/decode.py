@@ -78,7 +78,9 @@ def _video_decord(src: Source, num_frames: int, size: int) -> np.ndarray:
     if frames.shape[1:3] == (size, size):
         return frames
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()  # (T, 3, H, W)
-    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    x = torch.nn.functional.interpolate(
+        x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )
     return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (T, S, S, 3)
 
 
@@ -96,8 +98,16 @@ def _video_pyav(src: Source, num_frames: int, size: int) -> np.ndarray:
         raise DecodeError(f"video undecodable: {err}") from err
 
 
-def load_audio(src: Source, sample_rate: int = 16000) -> torch.Tensor:
-    """Mono waveform ``(N,)`` float32 in [-1, 1] at ``sample_rate`` from mp4 (AAC), mp3, wav, flac, ..."""
+def load_audio(src: Source, sample_rate: int = 16000, max_seconds: float | None = None) -> torch.Tensor:
+    """Mono waveform ``(N,)`` float32 in [-1, 1] at ``sample_rate`` from mp4 (AAC), mp3, wav, flac, ...
+
+    ``max_seconds``: only the first ``max_seconds`` are used by the caller. A track much longer than that
+    (over ``LONG_TRACK_FACTOR`` times) is decoded only up to it (PyAV, stopping early) instead of whole:
+    a 10-minute clip then costs about what a short one does. Shorter tracks take the decord path as before.
+    """
+    if max_seconds is not None and _track_seconds(src) > LONG_TRACK_FACTOR * max_seconds:
+        wav = _audio_pyav(src, sample_rate, max_seconds)
+        return torch.from_numpy(np.clip(wav, -1.0, 1.0).astype(np.float32))
     try:
         wav = _audio_decord(src, sample_rate)
     except DecodeError:
@@ -118,16 +128,44 @@ def _audio_decord(src: Source, sample_rate: int) -> np.ndarray:
     return reader[:].asnumpy().mean(axis=0)  # (C, N) -> (N,)
 
 
-def _audio_pyav(src: Source, sample_rate: int) -> np.ndarray:
+LONG_TRACK_FACTOR = 3.0  # a track this many times longer than the window used is decoded over the window only
+
+
+def _track_seconds(src: Source) -> float:
+    """Duration of the first audio stream from the container header (0 when unknown or unreadable)."""
     import av
 
     try:
         with av.open(_open(src)) as container:
             if not container.streams.audio:
+                return 0.0
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            return float(container.duration or 0) / 1e6  # microseconds
+    except (av.error.FFmpegError, DecodeError):
+        return 0.0
+
+
+def _audio_pyav(src: Source, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
+    """PyAV decode + resample; with ``max_seconds`` decoding stops once that much audio is out."""
+    import av
+
+    wanted = None if max_seconds is None else int(round(max_seconds * sample_rate))
+    try:
+        with av.open(_open(src)) as container:
+            if not container.streams.audio:
                 raise DecodeError("no audio stream")
             resampler = av.AudioResampler(format="fltp", rate=sample_rate)
-            chunks = [f.to_ndarray() for fr in container.decode(audio=0) for f in resampler.resample(fr)]
-            chunks += [f.to_ndarray() for f in resampler.resample(None)]
+            chunks, total = [], 0
+            for packet_frame in container.decode(audio=0):
+                for f in resampler.resample(packet_frame):
+                    chunks.append(f.to_ndarray())
+                    total += chunks[-1].shape[-1]
+                if wanted is not None and total >= wanted:
+                    break
+            else:
+                chunks += [f.to_ndarray() for f in resampler.resample(None)]
     except av.error.FFmpegError as err:
         raise DecodeError(f"audio undecodable: {err}") from err
     if not chunks:

@@ -231,7 +231,8 @@ def _decode_media(raw: dict, modalities: tuple[str, ...], spec: MediaSpec, meta:
             out["image"] = load_image(_need(raw, IMAGE_FILES), spec.frame_size).float().div_(255.0)
         if "audio" in modalities:
             src = _first(raw, AUDIO_FILES) or _need(raw, ("mp4",))
-            wave = fit_length(load_audio(src, spec.sample_rate), spec.num_samples)  # (N,)
+            # only the first num_samples are used: a long track is decoded over that window only
+            wave = fit_length(load_audio(src, spec.sample_rate, spec.clip_seconds), spec.num_samples)  # (N,)
             out["audio"] = audio_features(wave, spec)  # (n_mels, F)
             if spec.waveform:
                 out["waveform"] = wave

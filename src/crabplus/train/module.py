@@ -120,6 +120,7 @@ class AVLLMModule(L.LightningModule):
                 raise ConfigError(
                     f"data.init_args.media: {'; '.join(problems)} for model preset {self.hparams.get('preset')!r}"
                 )
+            check_media_fits(media, self.model.media_spec, self.hparams.preset)
         names = list(getattr(datamodule, "task_names", []) or [])
         names += [n for n in getattr(datamodule, "val_task_names", []) or [] if n not in names]
         self.task_names = names
@@ -352,6 +353,25 @@ class AVLLMModule(L.LightningModule):
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         if self.deferred_rng is not None:
             self.deferred_rng.apply()  # a no-op after the first batch
+
+
+# data.init_args.media field -> the model's media_spec key: the visual input's shape (the audio front end
+# is checked by MediaSpec.audio_mismatches)
+MEDIA_FIELDS = {"num_frames": "num_frames", "frame_size": "frame_size"}
+
+
+def check_media_fits(media: Any, spec: dict[str, Any], preset: str) -> None:
+    """Raise :class:`ConfigError` naming ``data.init_args.media.<field>`` when the data side would produce
+    media of another shape than the preset's encoders take (checked at setup, before any step)."""
+    for field, key in MEDIA_FIELDS.items():
+        if key not in spec or not hasattr(media, field):
+            continue
+        have, want = getattr(media, field), spec[key]
+        if have != want:
+            raise ConfigError(
+                f"data.init_args.media.{field}={have!r}, but preset {preset!r} takes {key}={want!r}; "
+                f"set data.init_args.media.{field}: {want!r}"
+            )
 
 
 def _has_two_modalities(batch: Batch) -> bool:
