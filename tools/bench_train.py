@@ -10,7 +10,7 @@ padding tokens per batch; real (non-pad) tokens per second. Evaluation: greedy g
 the validation split and evaluation samples per second (loss forward + generation, as ``crabplus test``).
 
 Usage: python tools/bench_train.py [--config configs/demo/multitask_ilora.yaml] [--preset NAME]
-       [--data DIR] [--steps 40] [--warmup 6] [--workers N] [--eval-batches 6]
+       [--data DIR] [--steps 40] [--warmup 30] [--workers N] [--eval-batches 6]
 Without ``--data`` a small copy of the demo world is synthesised in a temp dir (about a minute).
 """
 
@@ -229,7 +229,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--preset", default=None, help="model preset instead of the config's")
     parser.add_argument("--data", default=None, help="shard root (default: a small synthesised demo world)")
     parser.add_argument("--steps", type=int, default=40, help="measured training steps per path")
-    parser.add_argument("--warmup", type=int, default=6, help="unmeasured steps first")
+    parser.add_argument("--warmup", type=int, default=30, help="unmeasured steps first (they fill the feature cache)")
     parser.add_argument("--workers", type=int, default=None, help="data.num_workers (default: the config's)")
     parser.add_argument("--eval-batches", type=int, default=6, help="validation batches for generation")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="generation budget override")

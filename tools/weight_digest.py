@@ -24,7 +24,7 @@ CONFIG = "configs/demo/multitask_ilora.yaml"
 WORLD = "configs/data/synth_demo.yaml"
 # a small copy of the demo world: every task, few clips (enough for 60 steps of batch 8 with reuse)
 WORLD_OVERRIDES = ["splits.train=16", "splits.val=0", "splits.test=0", "tasks.synth_match.splits.train=16"]
-# the recorded digest is of the trainer before the throughput paths (issue 17): LM head over every position,
+# the recorded digest is of the trainer before the throughput paths (tools/bench_train.py): LM head over every position,
 # no frozen-encoder feature cache, one LM call per batch. Both give the same loss within float rounding, not
 # bit for bit.
 OLD_PATHS = [
