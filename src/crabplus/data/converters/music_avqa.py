@@ -10,7 +10,7 @@ Official layout under ``--src`` (the repository's ``data/`` folder plus the vide
 Decision: the corrected ``json_update/`` files are read when present (the authors fixed annotation errors
 there: the original files hold the same (video, question) twice with different answers); the original
 ``json/`` files are read only when ``json_update/`` is absent. In the original files such conflicting
-pairs are skipped (``duplicate key with conflicting target``: neither answer can be trusted).
+pairs are skipped (``duplicate key with conflicting annotation``: neither answer can be trusted).
 
 Each JSON record: ``video_id``, ``question_id``, ``type`` (a JSON-encoded list such as
 ``"[\\"Audio-Visual\\", \\"Existential\\"]"``), ``question_content`` (a template such as
