@@ -10,6 +10,13 @@ Prints both and their ratio, then the long-clip line: a 10-minute clip and a 10-
 a training sample is (``decode_sample``: T frames over the clip, audio over the 4-s window it uses); the
 long one must cost under 3x the short one (the audio track is decoded over the window only).
 Keep it under a minute: ``python tools/bench_data.py [--samples 160]``.
+
+``--source 640x360`` replaces the synthetic 64x64 clips by real-size ones generated in-process with PyAV
+(H.264 at that size, ``--source-seconds`` 10 s at 25 fps, AAC at 44.1 kHz; ``--clips`` distinct clips
+repeated), prints pipeline / (workers x raw), and a per-stage breakdown of one sample in one process
+(decode at the native size, resize, float conversion, audio decode, log-mel, prompt, collate, and the bytes a
+worker sends per sample as float vs uint8 frames) to show where the time beyond decoding goes. E.g.
+``python tools/bench_data.py --source 640x360 --frames 8 --size 224 --workers 2 --samples 48``.
 """
 
 from __future__ import annotations
@@ -17,18 +24,23 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import pickle
 import tempfile
 import time
 
 import numpy as np
+import torch
 
 from crabplus.data.datamodule import MultiTaskDataModule
+from crabplus.data.decode import frame_indices, load_audio, log_mel
 from crabplus.data.encode import encode_mp4
-from crabplus.data.sample import MediaSpec, decode_sample
-from crabplus.data.shards import iter_shard, shard_paths
+from crabplus.data.loaders import collate
+from crabplus.data.sample import MediaSpec, decode_sample, fit_length
+from crabplus.data.shards import ShardWriter, iter_shard, shard_paths
 from crabplus.data.synth.generate import load_synth_config, write_synth
 
 TASKS = ["synth_cls", "synth_loc", "synth_qa"]
+REAL_TASK = "bench_av"  # not a registered task: no target check, the stand-in formats prompts
 
 
 class _TextTask:
@@ -41,24 +53,92 @@ class _TextTask:
         return json.dumps(target)
 
 
-def _raw_decord(clips: list[bytes], spec: MediaSpec) -> float:
+def _raw_decord(clips: list[bytes], spec: MediaSpec, resize_in_decoder: bool = True) -> float:
+    """Samples/s of decord alone: N frames (resized by decord when the sizes allow it, else at the native
+    size: decord2 cannot resize to a size other than the stream's) and the audio track."""
     import decord
 
     start = time.perf_counter()
     for data in clips:
-        vr = decord.VideoReader(
-            io.BytesIO(data), ctx=decord.cpu(0), width=spec.frame_size, height=spec.frame_size, num_threads=1
-        )
+        size = {"width": spec.frame_size, "height": spec.frame_size} if resize_in_decoder else {}
+        vr = decord.VideoReader(io.BytesIO(data), ctx=decord.cpu(0), num_threads=1, **size)
         idx = ((np.arange(spec.num_frames) + 0.5) * len(vr) / spec.num_frames).astype(int)
         vr.get_batch(idx.tolist()).asnumpy()
         decord.AudioReader(io.BytesIO(data), ctx=decord.cpu(0), sample_rate=spec.sample_rate, mono=True)[:]
     return len(clips) / (time.perf_counter() - start)
 
 
-def _pipeline(root: str, spec: MediaSpec, n: int, batch_size: int, workers: int) -> float:
+def _real_clip(
+    width: int, height: int, seconds: int, seed: int, fps: int = 25, sample_rate: int = 44100
+) -> bytes:
+    """A real-size H.264 + AAC mp4: a textured scene panning (so the encoder has work, as with real video)
+    and a noisy tone."""
+    rng = np.random.default_rng(seed)
+    scene = rng.integers(0, 256, (height // 8 + 1, (width + seconds * fps * 2) // 8 + 1, 3), dtype=np.uint8)
+    scene = np.kron(scene, np.ones((8, 8, 1), dtype=np.uint8))  # 8x8 blocks, like real textures at this size
+    frames = np.stack([scene[:height, 2 * t : 2 * t + width] for t in range(seconds * fps)])
+    n = np.arange(seconds * sample_rate)
+    audio = 0.3 * np.sin(2 * np.pi * (220 + 40 * seed) * n / sample_rate) + 0.05 * rng.standard_normal(n.size)
+    return encode_mp4(frames, fps, audio.astype(np.float32), sample_rate, crf=23)
+
+
+def _write_real(root: str, clips: list[bytes], copies: int) -> None:
+    with ShardWriter(root, REAL_TASK, "train", maxcount=16) as writer:
+        for c in range(copies):
+            for i, clip in enumerate(clips):
+                writer.write(f"c{c:03d}_{i:03d}", {"question": "what happens?"}, {"label": i}, {"mp4": clip})
+
+
+def stage_breakdown(clips: list[bytes], spec: MediaSpec, batch_size: int) -> list[tuple[str, float]]:
+    """Milliseconds per sample of each stage of ``decode_sample`` done by hand in one process (mean over
+    ``clips``), plus collate per sample and the bytes one sample takes across the worker boundary."""
+    import decord
+
+    times = {k: 0.0 for k in ("video decode (decord, native size)", "resize to S (torch, antialias)",
+                              "uint8 -> float", "audio decode", "log-mel", "prompt + answer")}  # fmt: skip
+    samples = []
+    task = _TextTask()
+    for data in clips:
+        t0 = time.perf_counter()
+        reader = decord.VideoReader(io.BytesIO(data), ctx=decord.cpu(0), num_threads=1)
+        frames = reader.get_batch(frame_indices(len(reader), spec.num_frames).tolist()).asnumpy()
+        t1 = time.perf_counter()
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+        x = torch.nn.functional.interpolate(x, size=(spec.frame_size,) * 2, mode="bilinear", antialias=True)
+        u8 = x.round_().clamp_(0, 255).to(torch.uint8)
+        t2 = time.perf_counter()
+        video = u8.float().div_(255.0)
+        t3 = time.perf_counter()
+        wave = fit_length(load_audio(data, spec.sample_rate, spec.clip_seconds), spec.num_samples)
+        t4 = time.perf_counter()
+        mel = log_mel(wave, spec.sample_rate, spec.n_mels, spec.hop, spec.n_fft)
+        t5 = time.perf_counter()
+        prompt, answer = task.build_prompt({"question": "what happens?"}), task.format_target({"label": 1})
+        t6 = time.perf_counter()
+        for name, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
+            times[name] += dt
+        samples.append({"task": REAL_TASK, "key": "k", "prompt": prompt, "answer": answer, "target": {},
+                        "meta": {}, "task_id": 0, "video": video, "audio": mel, "u8": u8})  # fmt: skip
+    out = [(name, 1e3 * t / len(clips)) for name, t in times.items()]
+    batch = [dict(s) for s in samples[:batch_size]]
+    for s in batch:
+        s.pop("u8")
+    start = time.perf_counter()
+    collate(batch)
+    out.append(("collate (per sample)", 1e3 * (time.perf_counter() - start) / len(batch)))
+    float_bytes = len(pickle.dumps(samples[0]["video"].numpy())) + len(
+        pickle.dumps(samples[0]["audio"].numpy())
+    )
+    uint8_bytes = len(pickle.dumps(samples[0]["u8"].numpy())) + len(pickle.dumps(samples[0]["audio"].numpy()))
+    out.append((f"bytes per sample across workers: float frames {float_bytes / 1e6:.2f} MB, uint8 "
+                f"{uint8_bytes / 1e6:.2f} MB", float("nan")))  # fmt: skip
+    return out
+
+
+def _pipeline(root: str, spec: MediaSpec, n: int, batch_size: int, workers: int, tasks=TASKS) -> float:
     dm = MultiTaskDataModule(
         root,
-        TASKS,
+        list(tasks),
         batch_size=batch_size,
         num_workers=workers,
         media=spec,
@@ -103,6 +183,30 @@ def long_clip_ratio(spec: MediaSpec, repeats: int = 3) -> tuple[float, float]:
     return times[0], times[1]
 
 
+def real_size(args: argparse.Namespace, spec: MediaSpec) -> None:
+    """The benchmark on real-size source clips (see the module docstring)."""
+    width, height = (int(v) for v in args.source.lower().split("x"))
+    started = time.perf_counter()
+    clips = [_real_clip(width, height, args.source_seconds, seed) for seed in range(args.clips)]
+    print(f"generated {len(clips)} clips {width}x{height}, {args.source_seconds} s @ 25 fps H.264 + 44.1 kHz "
+          f"AAC ({np.mean([len(c) for c in clips]) / 1e6:.2f} MB each) in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    timed = (clips * (1 + args.samples // len(clips)))[: args.samples]
+    with tempfile.TemporaryDirectory() as root:
+        _write_real(root, clips, 1 + args.samples // len(clips))
+        raw = _raw_decord(timed, spec, resize_in_decoder=False)
+        full = _pipeline(root, spec, args.samples, args.batch_size, args.workers, tasks=[REAL_TASK])
+    print(
+        f"decode {args.frames} frames at {args.size}^2 + audio; load average "
+        f"{__import__('os').getloadavg()[0]:.1f} (the ratio is measured in one run, both sides alike)"
+    )
+    print(f"raw decord (1 process, native size):      {raw:8.2f} samples/s")
+    print(f"full pipeline ({args.workers} workers, batch {args.batch_size}):    {full:8.2f} samples/s")
+    print(f"pipeline / ({args.workers} x raw):                  {full / (args.workers * raw):8.2f}")
+    print("\nper-sample stages in one process:")
+    for name, ms in stage_breakdown(clips, spec, args.batch_size):
+        print(f"  {name:42s} {ms:8.1f} ms" if ms == ms else f"  {name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=160, help="samples timed on each side")
@@ -110,8 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument(
+        "--source", default=None, help="real-size source clips, e.g. 640x360 (default: 64x64 synth)"
+    )
+    parser.add_argument("--source-seconds", type=int, default=10)
+    parser.add_argument("--clips", type=int, default=8, help="distinct real-size clips (repeated)")
     args = parser.parse_args(argv)
     spec = MediaSpec(num_frames=args.frames, frame_size=args.size, n_mels=64, clip_seconds=4.0)
+    if args.source:
+        real_size(args, spec)
+        return 0
     with tempfile.TemporaryDirectory() as root:
         per_task = max(8, args.samples // len(TASKS) // 2)
         cfg = load_synth_config(
