@@ -18,19 +18,21 @@ def test_fit_with_a_missing_download_prints_one_line_naming_the_key(tmp_path):
     llm.mkdir(parents=True)
     (llm / "config.json").write_text("{}")
     (llm / "model.safetensors").write_bytes(b"")
-    overrides = f"{{llm_path: {llm}, vision_path: {missing}, audio_path: openai/whisper-large-v3}}"
+    overrides = f"{{llm_path: {llm}, vision_path: {missing}, audio_path: openai/whisper-large-v3, audio_tower: whisper}}"
     proc = subprocess.run(
         [sys.executable, "-m", "crabplus.cli", "fit", "--config", "configs/tiny_modular.yaml",
          "--model.init_args.preset", "crab-llama2", "--model.init_args.model_overrides", overrides,
          "--trainer.max_steps", "1"],
         cwd=REPO, env=base_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.returncode == 1, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1] == (
-        f"crabplus fit: model_overrides.vision_path: {missing} does not exist; "
-        "put the downloaded folder there or give a hub id"
-    )
+    report = proc.stderr.strip().splitlines()[-2:]  # the error line, then how to see the traceback
+    assert report == [
+        f"crabplus fit: error: model_overrides.vision_path: {missing} does not exist; "
+        "put the downloaded folder there or give a hub id",
+        "(--debug or CRABPLUS_DEBUG=1 shows the traceback)",
+    ]
 
 
 @pytest.mark.integration

@@ -77,3 +77,30 @@ def test_preflight_messages(tmp_path):
         check_weights_path("audio_path", str(folder))
     (folder / "model.safetensors").write_bytes(b"")
     check_weights_path("audio_path", str(folder))
+
+
+@pytest.mark.unit
+def test_preflight_of_a_single_file_checkpoint(tmp_path):
+    """BEATs' release is one .pt, not on the hub: a missing one is named as a file, even if it looks like an id."""
+    for value in (str(tmp_path / "BEATs_iter3_plus_AS2M.pt"), "microsoft/BEATs_iter3_plus_AS2M.pt"):
+        with pytest.raises(WeightsPathError) as err:
+            check_weights_path("audio_path", value)
+        assert (
+            str(err.value)
+            == f"model_overrides.audio_path: {value} does not exist; put the downloaded .pt file there"
+        )
+    (tmp_path / "BEATs_iter3_plus_AS2M.pt").write_bytes(b"")
+    check_weights_path("audio_path", str(tmp_path / "BEATs_iter3_plus_AS2M.pt"))
+
+
+@pytest.mark.unit
+def test_beats_tower_refuses_a_hub_id(tmp_path):
+    """A hub id passes the generic pre-flight, but BEATs cannot be fetched from the hub: one line, no load."""
+    for name in ("llm", "clip"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+        (tmp_path / name / "model.safetensors").write_bytes(b"")
+    with pytest.raises(WeightsPathError) as err:
+        build_avllm("crab-llama2", llm_path=str(tmp_path / "llm"), vision_path=str(tmp_path / "clip"),
+                    audio_path="microsoft/BEATs")  # fmt: skip
+    assert str(err.value).startswith("model_overrides.audio_path: microsoft/BEATs is not a local file")

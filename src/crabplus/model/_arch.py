@@ -98,20 +98,25 @@ def check_weights_path(key: str, value: str | None, needs_weights: bool = True) 
     """Pre-flight of one ``*_path``: raise :class:`WeightsPathError` with a one-line message.
 
     A hub id passes (transformers resolves it, downloading unless ``HF_HUB_OFFLINE`` is set). A local
-    path must be a folder with a ``config.json`` and, when ``needs_weights``, weight files.
+    path must be a folder with a ``config.json`` and, when ``needs_weights``, weight files. A ``.pt``
+    value is a single-file checkpoint (BEATs' official release), never a hub id: it must exist.
     """
     where = f"model_overrides.{key}"
     if not value:
         raise WeightsPathError(
             f"{where} is not set; give the downloaded folder or a hub id (or init: meta to build without weights)"
         )
-    if is_hub_id(value):
+    single_file = value.endswith(".pt")
+    if is_hub_id(value) and not single_file:
         return
     path = Path(value).expanduser()
     if not path.exists():
-        raise WeightsPathError(
-            f"{where}: {value} does not exist; put the downloaded folder there or give a hub id"
+        fix = (
+            "put the downloaded .pt file there"
+            if single_file
+            else "put the downloaded folder there or give a hub id"
         )
+        raise WeightsPathError(f"{where}: {value} does not exist; {fix}")
     if path.is_file() and path.suffix == ".pt":  # a single-file checkpoint (BEATs' official release)
         return
     if not path.is_dir() or not (path / "config.json").is_file():

@@ -40,7 +40,7 @@ from transformers import (
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from crabplus.errors import CrabplusError
-from crabplus.model._arch import arch_config, check_weights_path
+from crabplus.model._arch import WeightsPathError, arch_config, check_weights_path, is_hub_id
 from crabplus.model._assemble import assemble
 from crabplus.model._avllm import AVLLM
 from crabplus.model._beats import BEATs
@@ -308,14 +308,16 @@ class AudioTower:
 
     ``arch``: shipped architecture name (``init: meta``); ``load(path, **kw)``: the module from a download;
     ``build(config)``: a fresh module from a config; ``features``: its front end ("whisper" log-mel or
-    BEATs' "fbank"). The tower must expose ``config.d_model`` (connector width), ``config.num_mel_bins``
-    and, for Whisper, ``config.max_source_positions`` (input frames = 2 x positions).
+    BEATs' "fbank"); ``on_hub``: whether ``audio_path`` may be a hub id. The tower must expose
+    ``config.d_model`` (connector width), ``config.num_mel_bins`` and, for Whisper,
+    ``config.max_source_positions`` (input frames = 2 x positions).
     """
 
     arch: str
     load: Callable[..., torch.nn.Module]
     build: Callable[[Any], torch.nn.Module]
     features: str = "whisper"
+    on_hub: bool = True
 
     def defaults(self, audio: torch.nn.Module) -> dict[str, Any]:
         """The AVLLMConfig fields this tower decides: its front end, mel bins and input frames."""
@@ -339,7 +341,7 @@ def _load_whisper_encoder(path: str, **kw: Any) -> WhisperEncoder:
 AUDIO_TOWERS: dict[str, AudioTower] = {
     "whisper": AudioTower(arch="whisper-large-v3", load=_load_whisper_encoder, build=WhisperEncoder),
     "beats": AudioTower(
-        arch="beats-iter3-plus-as2m", load=BEATs.from_pretrained, build=BEATs, features="fbank"
+        arch="beats-iter3-plus-as2m", load=BEATs.from_pretrained, build=BEATs, features="fbank", on_hub=False
     ),
 }
 
@@ -360,6 +362,11 @@ def _crab_parts(llm_path, vision_path, audio_path, tower: AudioTower, vision_arc
         tok, stand_in = _meta_tokenizer(llm_path)
         return lm, tok, vision, audio, stand_in
     _preflight({"llm_path": llm_path, "vision_path": vision_path, "audio_path": audio_path})
+    if not tower.on_hub and is_hub_id(audio_path):
+        raise WeightsPathError(
+            f"model_overrides.audio_path: {audio_path} is not a local file and this audio tower is not on the "
+            "hub; download its checkpoint and give the file's path"
+        )
     kw = {"dtype": getattr(torch, dtype)} if dtype else {}
     vision = _load_vision(vision_path, **kw)
     audio = tower.load(audio_path, **kw)
