@@ -33,11 +33,23 @@ from PIL import Image
 from crabplus.data.converters._errors import AnnotationError
 from crabplus.data.converters._media import VIDEO_EXTS, find_media
 from crabplus.data.converters._readers import check_split, iter_csv
+from crabplus.data.converters._registry import ReadFn, register
 from crabplus.data.converters._sample import MISSING_MEDIA, Sample, Skip, sanitize_key
 from crabplus.data.decode import DecodeError, load_audio
 from crabplus.data.encode import encode_mp4, encode_wav
 
-__all__ = ["Clip", "iter_clips", "matching_samples", "read_matching", "MATCH_SPLITS", "SEED", "SEGMENT_SECONDS", "FPS", "RATE"]
+__all__ = [
+    "Clip",
+    "iter_clips",
+    "matching_samples",
+    "read_matching",
+    "register_matching",
+    "MATCH_SPLITS",
+    "SEED",
+    "SEGMENT_SECONDS",
+    "FPS",
+    "RATE",
+]
 
 MATCH_SPLITS = ("train", "val", "test", "all")
 SEED = 0
@@ -120,6 +132,21 @@ def read_matching(task: str, src: Path, split: str, compose: Compose) -> Iterato
     """The reader of a matching converter: ``split``'s clips under ``src``, paired and composed."""
     check_split(split, MATCH_SPLITS, task)
     yield from matching_samples(task, iter_clips(src, split), compose)
+
+
+def register_matching(task: str, compose: Compose) -> ReadFn:
+    """Register converter ``task`` (writing task ``task``): ``split``'s clips paired and composed by ``compose``."""
+
+    def read(src: Path, split: str) -> Iterator[Sample]:
+        yield from read_matching(task, src, split, compose)
+
+    read.__name__ = read.__qualname__ = f"read_{task}"
+    read.__module__ = compose.__module__  # the converter module that defines the pair (a2v, v2a)
+    read.__doc__ = (
+        f"{task.upper()} pairs from labelled AV clips: labels.csv (clip, label[, split]) + clips/, "
+        "or <split>/<label>/ folders."
+    )
+    return register(task, tasks=(task,), splits=MATCH_SPLITS)(read)
 
 
 def matching_samples(task: str, clips: list[Clip], compose: Compose) -> Iterator[Sample]:
