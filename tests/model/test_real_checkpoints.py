@@ -1,8 +1,9 @@
 """The real presets on real checkpoints laid out like a user's download (tiny sizes, the real classes).
 
-A tiny ``LlamaForCausalLM``, a full ``CLIPModel`` (text + vision, as openai's repositories hold it) and a
-full ``WhisperForConditionalGeneration`` go into ``downloads/<name>/`` with ``save_pretrained``; so does a
-tiny ``Qwen2_5OmniThinkerForConditionalGeneration``. ``crab-llama2`` / ``qwen2.5-omni-7b`` load them with
+A tiny ``LlamaForCausalLM``, a full ``CLIPModel`` (text + vision, as openai's repositories hold it) and
+Crab's audio tower go into ``downloads/<name>/`` with ``save_pretrained``: BEATs as the release's single
+``.pt`` (the recipe's default), or a full ``WhisperForConditionalGeneration`` (``audio_tower: whisper``); so
+does a tiny ``Qwen2_5OmniThinkerForConditionalGeneration``. ``crab-llama2`` / ``qwen2.5-omni-7b`` load them with
 the shipped 8-GPU recipes' adapter and trainable set (only sizes differ), train two steps, and the trained
 model comes back from the Lightning checkpoint, from the saved adapter and from Crab's key layout with
 identical logits. No network: every path is local.
@@ -16,6 +17,7 @@ import lightning as L
 import pytest
 import torch
 from tests.helpers.fixed_data import FixedDataModule
+from tests.model.test_beats import TINY_CFG, official_state_dict
 from transformers import (
     CLIPConfig,
     CLIPModel,
@@ -26,6 +28,7 @@ from transformers import (
     WhisperConfig,
     WhisperForConditionalGeneration,
 )
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from crabplus.lora import (
     ILoRAConfig,
@@ -37,6 +40,7 @@ from crabplus.lora import (
     save_adapter,
 )
 from crabplus.model import WeightsPathError, build_avllm
+from crabplus.model._beats import BEATs
 from crabplus.model._tokens import load_tiny_tokenizer
 from crabplus.plan.cli import load_config
 from crabplus.train import AVLLMModule, OptimizerConfig
@@ -73,8 +77,16 @@ def _save_crab_download(root: Path) -> dict[str, str]:
         "llm_path": str(root / "Llama-2-7b-chat-hf"),
         "vision_path": str(root / "clip-vit-large-patch14"),
         "audio_path": str(root / "whisper-large-v3"),
-        "audio_tower": "whisper",  # the recipe's BEATs (a single .pt) is loaded in test_beats.py
+        "audio_tower": "whisper",  # the option; the recipe's own BEATs: _save_crab_download_beats
     }
+
+
+def _save_crab_download_beats(root: Path) -> dict[str, str]:
+    """The same LLaMA and CLIP, with Crab's own audio tower: a tiny BEATs in the official ``.pt`` layout."""
+    paths = _save_crab_download(root)
+    beats = root / "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"
+    torch.save({"cfg": TINY_CFG, "model": official_state_dict(TINY_CFG)}, beats)
+    return {**paths, "audio_path": str(beats), "audio_tower": "beats"}
 
 
 def _save_omni_download(root: Path) -> dict[str, str]:
@@ -101,6 +113,12 @@ TINY_SIZES = {
                         qformer_dim=32, qformer_heads=2, mask_dim=32),
     "qwen2.5-omni-7b": dict(num_frames=4, frame_size=32, mel_frames=400, audio_pool=10),
 }  # fmt: skip
+# case -> the download it needs; "crab-llama2" keeps the recipe's own audio tower (BEATs)
+DOWNLOADS = {
+    "crab-llama2": _save_crab_download_beats,
+    "crab-llama2:whisper": _save_crab_download,
+    "qwen2.5-omni-7b": _save_omni_download,
+}
 RECIPES = {"crab-llama2": "crab_llama2_8gpu.yaml", "qwen2.5-omni-7b": "qwen25_omni_7b_8gpu.yaml"}
 # Crab's / Crab+'s own module paths (peft-wrapped LLaMA; the transformers-4.51 thinker of Crab+)
 CRAB_NAMES = {
@@ -142,17 +160,18 @@ def _crab_layout(model, preset: str) -> dict[str, torch.Tensor]:
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", ["crab-llama2", "qwen2.5-omni-7b"])
-def test_download_trains_two_steps_and_reloads_identically(preset, tmp_path):
-    save = _save_crab_download if preset == "crab-llama2" else _save_omni_download
-    recipe = _recipe(preset, save(tmp_path / "downloads"))
+@pytest.mark.parametrize("case", list(DOWNLOADS))
+def test_download_trains_two_steps_and_reloads_identically(case, tmp_path):
+    preset = case.split(":")[0]
+    recipe = _recipe(preset, DOWNLOADS[case](tmp_path / "downloads"))
     module = AVLLMModule(**recipe, optimizer=OptimizerConfig(lr=1e-2, warmup_ratio=0.0))
     assert type(module.model.language_model).__name__ in {
         "LlamaForCausalLM", "Qwen2_5OmniThinkerForConditionalGeneration"
     }  # fmt: skip
     if preset == "crab-llama2":  # the full downloads were cut to the parts the preset needs
         assert type(module.model.vision_encoder).__name__ == "CLIPVisionModel"
-        assert type(module.model.audio_encoder).__name__ == "WhisperEncoder"
+        expected_audio = BEATs if case == "crab-llama2" else WhisperEncoder
+        assert type(module.model.audio_encoder) is expected_audio
     before = {n: p.detach().clone() for n, p in module.model.named_parameters() if p.requires_grad}
     trainer = L.Trainer(
         accelerator="cpu", max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
