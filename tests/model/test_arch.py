@@ -29,6 +29,10 @@ def test_shipped_configs_hold_the_model_cards_numbers():
     assert (thinker.text_config.hidden_size, thinker.text_config.num_hidden_layers) == (3584, 28)
     assert (thinker.audio_config.d_model, thinker.audio_config.encoder_layers) == (1280, 32)
     assert thinker.text_config.num_key_value_heads == 4 and thinker.tie_word_embeddings is False
+    # the media token ids the thinker's get_rope_index and our native-token check read
+    ids = ("audio_token_id", "image_token_id", "video_token_id", "audio_start_token_id", "audio_end_token_id")
+    assert [getattr(thinker, k) for k in ids] == [151646, 151655, 151656, 151647, 151648]
+    assert (thinker.vision_start_token_id, thinker.vision_end_token_id) == (151652, 151653)
     with pytest.raises(KeyError, match="shipped"):
         arch_config("gpt-5")
     assert set(ARCHITECTURES) >= {"llama-2-7b-chat", "qwen2.5-omni-7b-thinker"}
