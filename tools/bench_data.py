@@ -94,29 +94,36 @@ def stage_breakdown(clips: list[bytes], spec: MediaSpec, batch_size: int) -> lis
     ``clips``), plus collate per sample and the bytes one sample takes across the worker boundary."""
     import decord
 
-    times = {k: 0.0 for k in ("video decode (decord, native size)", "resize to S (torch, antialias)",
-                              "uint8 -> float", "audio decode", "log-mel", "prompt + answer")}  # fmt: skip
+    names = ("video decode (decord, native size)", "resize to S through float32 (uint8_resize off)",
+             "resize to S as uint8 (media.uint8_resize, default)", "uint8 -> float", "audio decode", "log-mel",
+             "prompt + answer")  # fmt: skip
+    times = dict.fromkeys(names, 0.0)
     samples = []
     task = _TextTask()
+    side = (spec.frame_size, spec.frame_size)
     for data in clips:
-        t0 = time.perf_counter()
+        marks = [time.perf_counter()]
         reader = decord.VideoReader(io.BytesIO(data), ctx=decord.cpu(0), num_threads=1)
         frames = reader.get_batch(frame_indices(len(reader), spec.num_frames).tolist()).asnumpy()
-        t1 = time.perf_counter()
+        marks.append(time.perf_counter())
         x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
-        x = torch.nn.functional.interpolate(x, size=(spec.frame_size,) * 2, mode="bilinear", antialias=True)
-        u8 = x.round_().clamp_(0, 255).to(torch.uint8)
-        t2 = time.perf_counter()
+        x = torch.nn.functional.interpolate(x, size=side, mode="bilinear", antialias=True)
+        x.round_().clamp_(0, 255).to(torch.uint8)
+        marks.append(time.perf_counter())
+        u8 = torch.nn.functional.interpolate(
+            torch.from_numpy(frames).permute(0, 3, 1, 2), size=side, mode="bilinear", antialias=True
+        ).contiguous()
+        marks.append(time.perf_counter())
         video = u8.float().div_(255.0)
-        t3 = time.perf_counter()
+        marks.append(time.perf_counter())
         wave = fit_length(load_audio(data, spec.sample_rate, spec.clip_seconds), spec.num_samples)
-        t4 = time.perf_counter()
+        marks.append(time.perf_counter())
         mel = log_mel(wave, spec.sample_rate, spec.n_mels, spec.hop, spec.n_fft)
-        t5 = time.perf_counter()
+        marks.append(time.perf_counter())
         prompt, answer = task.build_prompt({"question": "what happens?"}), task.format_target({"label": 1})
-        t6 = time.perf_counter()
-        for name, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
-            times[name] += dt
+        marks.append(time.perf_counter())
+        for name, a, b in zip(names, marks, marks[1:]):
+            times[name] += b - a
         samples.append({"task": REAL_TASK, "key": "k", "prompt": prompt, "answer": answer, "target": {},
                         "meta": {}, "task_id": 0, "video": video, "audio": mel, "u8": u8})  # fmt: skip
     out = [(name, 1e3 * t / len(clips)) for name, t in times.items()]

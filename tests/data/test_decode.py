@@ -186,3 +186,19 @@ def test_long_track_is_decoded_over_the_used_window_only():
     torch.testing.assert_close(windowed[:used], whole[:used], atol=2e-3, rtol=0)
     short = load_audio(encode_mp4(None, 1, tone[: 8 * rate], rate), rate, max_seconds=window)
     assert short.numel() >= 8 * rate - rate // 10  # under the factor: decoded whole, as before
+
+
+@pytest.mark.unit
+def test_uint8_resize_is_within_one_level_of_the_float_resize() -> None:
+    """The bytes kernel against the float32 one on a textured, non-square clip (72x128 -> 32x32), and a flat
+    colour that both must keep exactly."""
+    rng = np.random.default_rng(0)
+    textured = encode_mp4(rng.integers(0, 256, (8, 72, 128, 3), dtype=np.uint8), 4)
+    via_float = load_video(textured, 4, 32)
+    via_bytes = load_video(textured, 4, 32, uint8_resize=True)
+    assert via_bytes.dtype == torch.uint8 and via_bytes.shape == via_float.shape == (4, 3, 32, 32)
+    assert int((via_bytes.int() - via_float.int()).abs().max()) <= 1
+    flat = encode_mp4(np.full((4, 72, 128, 3), 128, dtype=np.uint8), 4)
+    decoded = load_video(flat, 2, 32, uint8_resize=True)
+    assert torch.equal(decoded, load_video(flat, 2, 32))
+    assert int((decoded.int() - 128).abs().max()) <= 2  # H.264 keeps a flat grey within a level or two

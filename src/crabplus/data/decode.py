@@ -52,10 +52,16 @@ def frame_indices(num_available: int, num_frames: int) -> np.ndarray:
     return np.minimum(((k + 0.5) * num_available / num_frames).astype(np.int64), num_available - 1)
 
 
-def load_video(src: Source, num_frames: int, size: int, as_float: bool = False) -> torch.Tensor:
-    """``num_frames`` frames sampled uniformly over the clip, resized to ``size``: ``(T, 3, S, S)``."""
+def load_video(
+    src: Source, num_frames: int, size: int, as_float: bool = False, uint8_resize: bool = False
+) -> torch.Tensor:
+    """``num_frames`` frames sampled uniformly over the clip, resized to ``size``: ``(T, 3, S, S)``.
+
+    ``uint8_resize``: resize the decoded bytes directly (torch's uint8 antialiased kernel, ~4x faster than
+    through float32 at 640x360 -> 224; values within 1 of the float path) instead of through float32.
+    """
     try:
-        frames = _video_decord(src, num_frames, size)
+        frames = _video_decord(src, num_frames, size, uint8_resize)
     except DecodeError:
         raise
     except Exception:  # decord failed on a readable file: try PyAV
@@ -64,7 +70,7 @@ def load_video(src: Source, num_frames: int, size: int, as_float: bool = False) 
     return video.float().div_(255.0) if as_float else video
 
 
-def _video_decord(src: Source, num_frames: int, size: int) -> np.ndarray:
+def _video_decord(src: Source, num_frames: int, size: int, uint8_resize: bool = False) -> np.ndarray:
     """decord at the native size, then an antialiased resize in torch.
 
     Why not decord's own ``width``/``height``: decord2 3.4 fails ``get_batch`` whenever the requested
@@ -77,6 +83,10 @@ def _video_decord(src: Source, num_frames: int, size: int) -> np.ndarray:
     frames = reader.get_batch(frame_indices(len(reader), num_frames).tolist()).asnumpy()  # (T, H, W, 3)
     if frames.shape[1:3] == (size, size):
         return frames
+    if uint8_resize:  # channels-last uint8 in and out: no float copy of the full-size frames
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, 3, H, W), channels-last strides
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
+        return x.permute(0, 2, 3, 1).contiguous().numpy()  # (T, S, S, 3)
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()  # (T, 3, H, W)
     x = torch.nn.functional.interpolate(
         x, size=(size, size), mode="bilinear", antialias=True, align_corners=False

@@ -60,6 +60,8 @@ class MediaSpec:
         waveform: also return the raw waveform.
         decode: decode media at all (False = text only, batches keep their modality group but carry no
             media; for mixture tests and benchmarks of the sampler).
+        uint8_resize: resize decoded frames as bytes (faster; within one grey level of resizing through
+            float32, which ``False`` keeps: the pinned weight digest was recorded with it).
     """
 
     num_frames: int = 8
@@ -74,6 +76,7 @@ class MediaSpec:
     feature_frames: int | None = None
     waveform: bool = False
     decode: bool = True
+    uint8_resize: bool = True
 
     def __post_init__(self) -> None:
         if self.audio_features not in AUDIO_FEATURES:
@@ -226,7 +229,13 @@ def _decode_media(raw: dict, modalities: tuple[str, ...], spec: MediaSpec, meta:
         return out
     try:
         if "video" in modalities:
-            out["video"] = load_video(_need(raw, ("mp4",)), spec.num_frames, spec.frame_size, as_float=True)
+            out["video"] = load_video(
+                _need(raw, ("mp4",)),
+                spec.num_frames,
+                spec.frame_size,
+                as_float=True,
+                uint8_resize=spec.uint8_resize,
+            )
         if "image" in modalities:
             out["image"] = load_image(_need(raw, IMAGE_FILES), spec.frame_size).float().div_(255.0)
         if "audio" in modalities:
