@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -46,10 +47,13 @@ def test_module_setup_stops_on_a_mismatch() -> None:
     from crabplus.train import AVLLMModule
 
     module = AVLLMModule(preset="tiny-modular")
-    module._trainer = SimpleNamespace(datamodule=SimpleNamespace(media=MediaSpec(n_mels=80), task_names=[]))
+    media = MediaSpec.from_model(module.model.media_spec)  # frames and size as the preset takes them
+    module._trainer = SimpleNamespace(
+        datamodule=SimpleNamespace(media=dataclasses.replace(media, n_mels=80), task_names=[])
+    )
     with pytest.raises(
         ConfigError, match=r"^data\.init_args\.media: n_mels=80 \(the model reads 64\) .*'tiny-modular'"
     ):
         module.setup("fit")
-    module._trainer = SimpleNamespace(datamodule=SimpleNamespace(media=MediaSpec(n_mels=64), task_names=[]))
-    module.setup("fit")  # the tiny configs' media: no complaint
+    module._trainer = SimpleNamespace(datamodule=SimpleNamespace(media=media, task_names=[]))
+    module.setup("fit")  # the preset's own media: no complaint
