@@ -90,7 +90,7 @@ def fit_config(
     """
     probes = [
         {"class_path": f"tests.train._probes.{name}"}
-        for name in ("KillAtStep", "KillInSave", "BatchRecorder")
+        for name in ("KillAtStep", "KillInSave", "KillInValidation", "BatchRecorder")
     ]
     return {
         "seed_everything": 0,
@@ -116,14 +116,15 @@ def fit_config(
     }  # fmt: skip
 
 
-def write_synth(root: Path, tasks: list[str], train: int = 6) -> Path:
-    """``train`` training samples of each of ``tasks`` (the shipped synth world config), no val/test."""
+def write_synth(root: Path, tasks: list[str], train: int = 6, val: int = 0) -> Path:
+    """``train`` training and ``val`` validation samples of each of ``tasks`` (the shipped synth world
+    config), no test."""
     from crabplus.data.synth.generate import load_synth_config
     from crabplus.data.synth.generate import write_synth as write
 
     config = load_synth_config(
         REPO / "configs" / "data" / "synth.yaml",
-        [f"splits.train={train}", "splits.val=0", "splits.test=0", "maxcount=3"],
+        [f"splits.train={train}", f"splits.val={val}", "splits.test=0", "maxcount=3"],
     )
     config.tasks = {t: {} for t in tasks}
     write(root, config, log=lambda *_: None)

@@ -39,6 +39,24 @@ class KillAtStep(L.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+class KillInValidation(L.Callback):
+    """SIGKILLs the process in the validation of global step ``CRABPLUS_TEST_KILL_IN_VALIDATION`` (unset:
+    never), before any of its results reach the store."""
+
+    def on_validation_batch_start(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if not trainer.sanity_checking and trainer.global_step == _env_int(
+            "CRABPLUS_TEST_KILL_IN_VALIDATION"
+        ):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 class _Bomb:
     """Kills the process when pickled, i.e. in the middle of ``torch.save``."""
 

@@ -155,3 +155,97 @@ def test_state_for_rank_picks_own_state_and_accepts_old_single_state():
     assert state_for_rank(first, 5) is first  # checkpoints from before per-rank states
     with pytest.warns(UserWarning, match="not exact"):
         assert state_for_rank([first, second], 3) is second
+
+
+# ----- checkpoints at validation steps (issue 19) ----------------------------------------------------------
+VAL_EVERY = 2  # validation at steps 2, 4, 6; checkpoints (every 2) fall on validation steps
+
+
+@pytest.fixture(scope="module")
+def synth_val_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_synth(tmp_path_factory.mktemp("synth_resume_val"), TASKS, val=2)
+
+
+def _fit_validating(root: Path, data: Path, name: str, workers: int, env=None, ckpt=None, validate=True):
+    """One process of ``crabplus fit`` with validation every ``VAL_EVERY`` steps (generation + metrics, so
+    every validation writes results rows) and ``workers`` DataLoader workers."""
+    config = fit_config(data, TASKS, STEPS)
+    config["data"]["init_args"]["num_workers"] = workers
+    if validate:
+        config["trainer"].update(
+            val_check_interval=VAL_EVERY, check_val_every_n_epoch=None, limit_val_batches=1
+        )
+        config["model"]["init_args"].update(generate_in_validation=True, max_new_tokens=4)
+    (root / f"{name}.yaml").write_text(yaml.safe_dump(config))
+    cmd = CRABPLUS + [
+        "fit", "--config", str(root / f"{name}.yaml"), "--runs_dir", str(root), "--run_name", name,
+        "--checkpoint_every_n_steps", str(EVERY),
+    ] + (["--ckpt_path", str(ckpt)] if ckpt else [])  # fmt: skip
+    return run_ranks(cmd, 1, base_env(**(env or {})), TIMEOUT_S)
+
+
+def _result_rows(root: Path, name: str) -> list[tuple]:
+    """(step, task, metric, value) of every validation row the store holds for run name ``name``."""
+    import sqlite3
+
+    with sqlite3.connect(root / "results.sqlite") as db:
+        return sorted(
+            db.execute(
+                "SELECT r.step, r.task, r.metric, r.value FROM results r JOIN runs u ON r.run_id = u.run_id "
+                "WHERE u.name = ? AND r.split = 'val'",
+                (name,),
+            ).fetchall()
+        )
+
+
+def _assert_same_optimizer_state(resumed: dict, clean: dict) -> None:
+    for a, b in zip(resumed["optimizer_states"], clean["optimizer_states"], strict=True):
+        assert a["state"].keys() == b["state"].keys()
+        for index, values in b["state"].items():
+            for key, value in values.items():
+                assert torch.equal(a["state"][index][key], value), f"optimizer state {index}/{key} differs"
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("workers", "kill"),
+    [(0, "after_validation"), (2, "after_validation"), (0, "in_validation")],
+    ids=["0workers_ckpt_at_val_step", "2workers_ckpt_at_val_step", "0workers_killed_in_validation"],
+)
+def test_resume_from_a_validation_step_is_exact_and_each_validation_is_stored_once(
+    tmp_path, synth_val_root, workers, kill
+):
+    """after_validation: killed at step 5, last.ckpt is step 4 (a validation step); in_validation: killed
+    inside step 4's validation, last.ckpt is step 2 and step 4's validation runs on resume. Either way the
+    resumed run ends with the uninterrupted run's weights and AdamW state, bit for bit, and the store holds
+    each validation's rows exactly once, with the uninterrupted run's values."""
+    clean_root = tmp_path / "clean"
+    clean_root.mkdir()
+    _ok(_fit_validating(clean_root, synth_val_root, "run", workers))
+    env = (
+        {"CRABPLUS_TEST_KILL_AT_STEP": "5"}
+        if kill == "after_validation"
+        else {"CRABPLUS_TEST_KILL_IN_VALIDATION": "4"}
+    )
+    _ok(_fit_validating(tmp_path, synth_val_root, "run", workers, env), -signal.SIGKILL)
+    saved = _load(_last(tmp_path, "run"))
+    assert saved["global_step"] == (4 if kill == "after_validation" else 2)
+    _ok(_fit_validating(tmp_path, synth_val_root, "run", workers, ckpt=_last(tmp_path, "run")))
+    resumed, clean = _load(_last(tmp_path, "run")), _load(_last(clean_root, "run"))
+    _assert_same_training_state(resumed, clean)
+    _assert_same_optimizer_state(resumed, clean)
+    clean_rows = _result_rows(clean_root, "run")
+    assert {step for step, *_ in clean_rows} == {2, 4, 6}
+    assert _result_rows(tmp_path, "run") == clean_rows  # same rows, none lost, none twice
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_validation_does_not_change_what_training_draws(tmp_path, synth_val_root):
+    """Same weights with and without validation every 2 steps: evaluation consumes no training RNG."""
+    for name, validate in (("with_val", True), ("without_val", False)):
+        _ok(_fit_validating(tmp_path, synth_val_root, name, 0, validate=validate))
+    with_val, without = _load(_last(tmp_path, "with_val")), _load(_last(tmp_path, "without_val"))
+    _assert_same_training_state(with_val, without)
+    _assert_same_optimizer_state(with_val, without)

@@ -18,6 +18,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from crabplus.model import check_preset_paths
+from crabplus.train.callbacks.checkpoint import ValidationStepCheckpoint
 from crabplus.train.callbacks.predictions import PredictionWriter
 from crabplus.train.callbacks.progress import StepProgressBar
 from crabplus.train.callbacks.summary import EvalSummaryCallback
@@ -153,8 +154,8 @@ class CrabplusCLI(LightningCLI):
         # makes Lightning warn
         if trainer_config.get("enable_checkpointing", True) is not False and not has(ModelCheckpoint):
             every = config["checkpoint_every_n_steps"]
-            defaults.append(
-                ModelCheckpoint(
+            defaults.append(  # written after the step's validation when one follows (exact resume)
+                ValidationStepCheckpoint(
                     dirpath=str(run_dir / "checkpoints"), save_last=True, every_n_train_steps=every
                 )
             )

@@ -30,7 +30,7 @@ from crabplus.train.checkpoint_io import trainable_state_keys
 from crabplus.train.guards import NonFiniteGuard, grads_are_finite
 from crabplus.train.optim import OptimizerConfig, build_optimizer
 from crabplus.train.prediction_rows import prediction_rows
-from crabplus.train.rng import DeferredRNGRestore, gather_rng_states
+from crabplus.train.rng import DeferredRNGRestore, capture_rng_state, gather_rng_states, restore_rng_state
 
 __all__ = ["AVLLMModule"]
 
@@ -109,6 +109,7 @@ class AVLLMModule(L.LightningModule):
         self.keep_prediction_rows = False  # validation/test steps return prediction rows (PredictionWriter)
         self.skip_prediction_keys: set[tuple[str, str]] = set()  # (task, key) already predicted
         self.deferred_rng: DeferredRNGRestore | None = None  # set by on_load_checkpoint, applied at batch 1
+        self.training_rng: dict[str, Any] | None = None  # the RNG before a validation inside fit
 
     # ----- construction -------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -338,7 +339,10 @@ class AVLLMModule(L.LightningModule):
         )  # names as in the state dict, also under FSDP
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
         # every rank's RNG (a collective: Lightning builds the checkpoint dict on all ranks)
-        checkpoint["crabplus"] = {"rng": gather_rng_states(), "skipped_steps": self.guard.skipped}
+        # during a validation inside fit (a checkpoint written after it) the RNG to resume is training's
+        validating = self._trainer is not None and self.trainer.validating and self.trainer.state.fn == "fit"
+        local = self.training_rng if validating else None
+        checkpoint["crabplus"] = {"rng": gather_rng_states(local), "skipped_steps": self.guard.skipped}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.checkpoint_step = int(checkpoint.get("global_step", 0))
@@ -349,6 +353,20 @@ class AVLLMModule(L.LightningModule):
             self.deferred_rng = DeferredRNGRestore()
             self.deferred_rng.stash(extra["rng"], self.global_rank)
         self.guard.skipped = int(extra.get("skipped_steps", 0))
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # the training RNG as it stands before a validation that may follow this step (rng.py)
+        self.training_rng = capture_rng_state()
+
+    def on_validation_end(self) -> None:
+        """Give training back its RNG: evaluation never consumes the training streams (exact resume from a
+        checkpoint written at a validation step, same weights with or without validation)."""
+        if (
+            self.trainer.state.fn == "fit"
+            and not self.trainer.sanity_checking
+            and self.training_rng is not None
+        ):
+            restore_rng_state(self.training_rng)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         if self.deferred_rng is not None:

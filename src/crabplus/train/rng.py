@@ -10,6 +10,10 @@ Two details decide whether a resume is bitwise exact:
   iterator, and building an iterator draws a base seed from the global torch RNG. The uninterrupted run
   drew that seed long before the checkpoint was written, so restoring in ``on_load_checkpoint`` leaves the
   resumed run one draw ahead. :class:`DeferredRNGRestore` holds the state until the first training batch.
+* **Evaluation draws nothing.** A validation inside ``fit`` builds DataLoader iterators (base-seed draws)
+  and may sample; the module captures the training state before it and restores it after
+  (``AVLLMModule.on_validation_end``), so a run with validation trains exactly as one without, and a
+  checkpoint written at a validation step (after it, ``ValidationStepCheckpoint``) holds the training state.
 * **Whose state.** Under DDP every rank has its own RNG history (its batches differ, so its dropout
   draws differ), but only rank 0 writes the checkpoint. :func:`gather_rng_states` collects every rank's
   state into the checkpoint; :func:`state_for_rank` picks this rank's on resume.
@@ -59,13 +63,14 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def gather_rng_states() -> list[dict[str, Any]]:
-    """Every rank's :func:`capture_rng_state`, indexed by global rank (one entry without a process group).
+def gather_rng_states(local: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every rank's :func:`capture_rng_state` (or its ``local`` state), indexed by global rank (one entry
+    without a process group).
 
     A collective: call it on every rank at the same point (Lightning builds the checkpoint dict on every
     rank, so ``on_save_checkpoint`` qualifies). CUDA states travel as CPU tensors.
     """
-    local = capture_rng_state()
+    local = capture_rng_state() if local is None else local
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return [local]
     gathered: list[Any] = [None] * dist.get_world_size()
