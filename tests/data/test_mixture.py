@@ -127,7 +127,7 @@ def test_ranks_share_groups_and_read_disjoint_samples(toy_root, task_lookup):
 @pytest.mark.unit
 def test_unknown_task_name_is_a_clear_error(toy_root, task_lookup):
     dm = MultiTaskDataModule(str(toy_root), ["toy_a", "nope"], media=TEXT_ONLY, task_lookup=task_lookup)
-    with pytest.raises(KeyError, match="data.tasks: unknown task 'nope'"):
+    with pytest.raises(KeyError, match="data.init_args.tasks: unknown task 'nope'"):
         dm.setup()
     dm = MultiTaskDataModule(
         str(toy_root), ["toy_a", "toy_missing"], media=TEXT_ONLY, task_lookup=task_lookup
