@@ -193,3 +193,18 @@ def test_generation_encodes_media_once_per_batch(media) -> None:
         3,
     )  # the first keyed call missed (one call per sample), the second hit
     assert cached == texts
+
+
+@pytest.mark.unit
+def test_sharded_encoder_weights_turn_it_off() -> None:
+    """FSDP's flat parameters (and ZeRO-3's partitioned ones) are regathered into new storage every step."""
+    model = build_avllm("tiny-modular")
+    set_trainable(model, "connectors")
+    assert cache_blocker(model.vision_encoder) is None
+    model.vision_encoder.register_parameter(
+        "_flat_param", torch.nn.Parameter(torch.zeros(4), requires_grad=False)
+    )
+    assert "sharded" in cache_blocker(model.vision_encoder)
+    weight = next(model.audio_encoder.parameters())
+    weight.ds_id = 7  # what DeepSpeed ZeRO-3 attaches to a partitioned parameter
+    assert "sharded" in cache_blocker(model.audio_encoder)

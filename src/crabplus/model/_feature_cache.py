@@ -12,7 +12,9 @@ each sample's encoder output by
 
 It turns itself off (the reason logged once) when the encoder's output may change between two calls with
 the same input: a trainable encoder parameter, adapter layers inside the encoder, or dropout active in a
-training-mode encoder. Entries live in memory up to ``max_bytes`` (least recently used evicted first);
+training-mode encoder; and for sharded encoders (FSDP, ZeRO-3), whose fingerprint would be recomputed over
+regathered weights every step. The fingerprint is computed once per weight state (a full pass over the
+encoder's weights: about a second for a CLIP-L on CPU). Entries live in memory up to ``max_bytes`` (least recently used evicted first);
 with ``directory`` set they are also written there (one ``.pt`` file per entry, beside the shards when
 the caller points it there) and read back by later runs.
 """
@@ -60,6 +62,14 @@ def media_fingerprint(x: torch.Tensor) -> str:
 
 def cache_blocker(encoder: nn.Module) -> str | None:
     """Why this encoder's outputs must not be cached, or None when they may."""
+    sharded = [
+        n for n, p in encoder.named_parameters()
+        if "flat_param" in n or hasattr(p, "ds_id") or type(p).__name__ == "DTensor"
+    ]  # fmt: skip
+    if (
+        sharded
+    ):  # FSDP / ZeRO-3 regather weights into new storage: the fingerprint would be rehashed each step
+        return f"encoder parameter {sharded[0]!r} is sharded (FSDP or ZeRO-3)"
     adapted = [n for n, m in encoder.named_modules() if hasattr(m, "lora_A")]
     if adapted:
         return f"encoder module {adapted[0]!r} holds an adapter"
