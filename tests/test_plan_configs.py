@@ -18,6 +18,12 @@ from crabplus.plan.cli import load_config, plan
 SCALE = REPO / "configs" / "scale"
 
 
+def _readme_real_models() -> str:
+    """README's "Training the real models" section (it quotes plan's figures for the shipped configs)."""
+    text = (REPO / "README.md").read_text()
+    return text.split("## Training the real models", 1)[1].split("\n## ", 1)[0]
+
+
 def _lora(d_in: int, d_out: int, k: int, r: int) -> int:
     return r * d_in + d_out * k * r + k * d_in
 
@@ -60,6 +66,10 @@ def test_crab_config_plan_counts_and_memory() -> None:
     ave = next(t for t in result["tasks"] if t["task"] == "ave")
     assert ave["media"] == 10 * 32 + 10 * 32 and ave["answer"] == 256 + 1  # 10 frames + 10 windows x 32; EOS
     assert ave["encoder"]["audio"] == 10 * 6 * 8  # ten 1-s fbank windows of 98 frames -> 6 x 8 BEATs patches
+    readme = " ".join(_readme_real_models().split())  # the figures quoted there are what plan prints now
+    assert f"{connectors:,} connector" in readme and f"{lora:,} adapter" in readme
+    assert f"Crab (BEATs audio) {mem['total']:.1f} GiB per GPU" in readme, readme
+    assert f"checkpointing, {mem['total_ac']:.1f} GiB with it" in readme
 
 
 @pytest.mark.integration
@@ -74,6 +84,9 @@ def test_crab_plus_config_plan_counts() -> None:
     # 10 frames at 224 px: 5 temporal patches x 8 x 8 merged tokens; 10-s audio: all 250 tower tokens (as the
     # processor gives them; the plan's stand-in tokenizer has no <|vision_bos|>-style wrappers to add)
     assert ave["media"] == 5 * 64 + 250
+    mem = result["memory_gib"]
+    readme = " ".join(_readme_real_models().split())
+    assert f"{mem['total']:.1f} / {mem['total_ac']:.1f} GiB" in readme, readme
 
 
 @pytest.mark.integration
