@@ -2,8 +2,9 @@
 
 Two copies of the same module (same seed, same weights) train on the same batches, one with the new
 paths off (``logits=all``: the LM head over every position; ``feature_cache_mb=0``: frozen encoders run
-on every visit; ``length_groups=1``: one LM call over the whole padded batch) and one with them on (the
-defaults: LM head at answer positions only, frozen-encoder feature cache, LM calls per length group). Their steps alternate (old first on even steps, new first on odd ones), so a loaded machine
+on every visit; ``length_groups=1``: one LM call over the whole padded batch; ``dropout_draw=bernoulli``:
+``F.dropout`` in the adapters) and one with them on (the defaults: LM head at answer positions only,
+frozen-encoder feature cache, LM calls per length group, adapter dropout from 16-bit lanes). Their steps alternate (old first on even steps, new first on odd ones), so a loaded machine
 slows both alike. Per step: data wait (the loader's ``next``, shared by both copies), media (encoders and
 connectors, with the cache where on), LM forward (splice, LM, loss), backward, optimizer; the share of
 padding tokens per batch; real (non-pad) tokens per second. Evaluation: greedy generation per sample on
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORLD = "configs/data/synth_demo.yaml"
 SMALL_WORLD = ["splits.train=32", "splits.val=8", "splits.test=0", "tasks.synth_match.splits.train=32"]
 MODES = ("old", "new")
-OLD_PATHS = {"logits": "all", "feature_cache_mb": 0.0, "length_groups": 1}
+OLD_PATHS = {"logits": "all", "feature_cache_mb": 0.0, "length_groups": 1, "dropout_draw": "bernoulli"}
 
 
 def synthesise(out: Path) -> None:
@@ -229,7 +230,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--preset", default=None, help="model preset instead of the config's")
     parser.add_argument("--data", default=None, help="shard root (default: a small synthesised demo world)")
     parser.add_argument("--steps", type=int, default=40, help="measured training steps per path")
-    parser.add_argument("--warmup", type=int, default=30, help="unmeasured steps first (they fill the feature cache)")
+    parser.add_argument(
+        "--warmup", type=int, default=30, help="unmeasured steps first (they fill the feature cache)"
+    )
     parser.add_argument("--workers", type=int, default=None, help="data.num_workers (default: the config's)")
     parser.add_argument("--eval-batches", type=int, default=6, help="validation batches for generation")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="generation budget override")

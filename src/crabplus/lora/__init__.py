@@ -16,7 +16,7 @@ from crabplus.lora.config import LLM_TARGETS, ILoRAConfig
 from crabplus.lora.crab_format import crab_state_dict, load_crab_state_dict
 from crabplus.lora.gates import GATES, Gate, register_gate
 from crabplus.lora.inject import ilora_layers, inject, is_injected, matches, plan_targets
-from crabplus.lora.layer import ILoRALinear
+from crabplus.lora.layer import DROPOUT_DRAWS, ILoRALinear, bits_dropout
 from crabplus.lora.losses import balance_loss
 from crabplus.lora.report import (
     heatmap_matrices,
@@ -31,6 +31,8 @@ __all__ = [
     "Gate",
     "ILoRAConfig",
     "ILoRALinear",
+    "DROPOUT_DRAWS",
+    "bits_dropout",
     "LLM_TARGETS",
     "MODALITY_NAMES",
     "RoutingInputs",
