@@ -112,7 +112,9 @@ class AVLLMModule(L.LightningModule):
                 layer.dropout_draw = dropout_draw
         self.guard = NonFiniteGuard(max_skipped_steps)
         self.metrics = torch.nn.ModuleDict()
+        # task id = position in task_names; its head is the training mixture's order (saved in checkpoints)
         self.task_names: list[str] = []
+        self.train_tasks: list[str] | None = None
         # (task, item key, prediction, target) of the current evaluation, for the results store's items
         self.eval_items: list[tuple[str, str, dict, dict]] = []
         self.strict_loading = False  # checkpoints hold trainable parts only
@@ -134,10 +136,38 @@ class AVLLMModule(L.LightningModule):
             check_media_fits(media, self.model.media_spec, self.hparams.preset)
         names = list(getattr(datamodule, "task_names", []) or [])
         names += [n for n in getattr(datamodule, "val_task_names", []) or [] if n not in names]
+        if stage == "fit":
+            self.train_tasks = list(getattr(datamodule, "task_names", []) or []) or None
         self.task_names = names
         for name in names:
             if name not in self.metrics:
                 self.metrics[name] = tasks.get(name).make_metric()
+        if self.train_tasks is not None:
+            self._number_tasks_as_trained(self.train_tasks)
+
+    def _number_tasks_as_trained(self, train_tasks: list[str]) -> None:
+        """Put the training tasks first, in training order, so a task's id (its position in ``task_names``)
+        is the one the adapter was trained with whatever task set or order is evaluated; a task-routed adapter
+        has no gate row for a task it never saw, so evaluating one stops here."""
+        self.train_tasks = list(train_tasks)
+        unseen = [n for n in self.task_names if n not in self.train_tasks]
+        adapter = self.hparams.get("adapter") or {}
+        if unseen and adapter.get("routing") == "task":
+            raise ConfigError(
+                f"data.init_args.tasks: {unseen} not among the tasks this task-routed adapter (routing: task) "
+                f"was trained on, {self.train_tasks}: it has no gate row for them; evaluate those tasks only"
+            )
+        self.task_names = self.train_tasks + unseen
+
+    def routing_task_ids(self, batch: Batch) -> torch.Tensor | None:
+        """Each sample's task id for the adapter: its task's position in ``task_names`` (training order
+        first). The data side numbers tasks by the current config, which outside ``fit`` may differ."""
+        ids = batch.get("task_id")
+        if ids is None or self.train_tasks is None:
+            return ids
+        return torch.tensor(
+            [self.task_names.index(t) for t in batch["task"]], dtype=ids.dtype, device=ids.device
+        )
 
     def on_fit_start(self) -> None:
         total = sum(p.numel() for p in self.model.parameters())
@@ -157,7 +187,7 @@ class AVLLMModule(L.LightningModule):
         return self.model(
             **tokens,
             **media,
-            task_ids=batch.get("task_id"),
+            task_ids=self.routing_task_ids(batch),
             mask=batch.get("mask"),
             logits=self.hparams.get("logits", "all"),
             media_keys=batch.get("key"),
@@ -270,7 +300,7 @@ class AVLLMModule(L.LightningModule):
         generated = generate(
             batch["prompt"],
             **media,
-            task_ids=batch.get("task_id"),
+            task_ids=self.routing_task_ids(batch),
             max_new_tokens=self.hparams.max_new_tokens,
             media_keys=batch.get("key"),
         )
@@ -352,7 +382,11 @@ class AVLLMModule(L.LightningModule):
         # during a validation inside fit (a checkpoint written after it) the RNG to resume is training's
         validating = self._trainer is not None and self.trainer.validating and self.trainer.state.fn == "fit"
         local = self.training_rng if validating else None
-        checkpoint["crabplus"] = {"rng": gather_rng_states(local), "skipped_steps": self.guard.skipped}
+        checkpoint["crabplus"] = {
+            "rng": gather_rng_states(local),
+            "skipped_steps": self.guard.skipped,
+            "train_tasks": self.train_tasks,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.checkpoint_step = int(checkpoint.get("global_step", 0))
@@ -363,6 +397,10 @@ class AVLLMModule(L.LightningModule):
             self.deferred_rng = DeferredRNGRestore()
             self.deferred_rng.stash(extra["rng"], self.global_rank)
         self.guard.skipped = int(extra.get("skipped_steps", 0))
+        # older checkpoints: the training order is the task list of the data module's saved state
+        train_tasks = extra.get("train_tasks") or (checkpoint.get("MultiTaskDataModule") or {}).get("tasks")
+        if train_tasks:
+            self._number_tasks_as_trained(list(train_tasks))
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         # the training RNG as it stands before a validation that may follow this step (rng.py)
