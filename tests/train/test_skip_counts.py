@@ -100,3 +100,7 @@ def test_metrics_csv_counts_equal_the_run_state_and_nonfinite_steps_print(
     )
     assert float(last["data/skipped/synth_loc/bad_target"]) == state["skipped"]["synth_loc"]
     assert float(last["train/skipped_steps"]) == 2.0
+    stored = json.loads((runs / "skips" / "fit" / "skipped.json").read_text())  # kept with the run's results
+    assert stored["step"] == 8
+    assert stored["skipped"]["synth_cls"] == state["skipped"]["synth_cls"]
+    assert stored["skipped"]["synth_loc/bad_target"] == state["skipped_by_kind"]["synth_loc/bad_target"]

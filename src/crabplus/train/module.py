@@ -11,7 +11,9 @@ Log keys: ``train/loss``, ``train/loss/<task>``, ``val/<task>/loss``, ``val/<tas
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -178,6 +180,23 @@ class AVLLMModule(L.LightningModule):
             )
         if self.device.type != "cpu":
             self.print(GPU_REPRODUCIBILITY)
+
+    def on_fit_end(self) -> None:
+        """The run's skip counts (all ranks) beside its metrics: ``<log dir>/skipped.json``."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None or not hasattr(datamodule, "skip_counts"):
+            return
+        counts = {**datamodule.skip_counts(), **datamodule.skip_counts_by_kind()}
+        if self.trainer.world_size > 1:  # the same keys on every rank (skip_counts_by_kind)
+            total = self.trainer.strategy.reduce(
+                torch.tensor(list(counts.values()), dtype=torch.float64), reduce_op="sum"
+            )
+            counts = dict(zip(counts, (int(v) for v in total.tolist())))
+        if self.trainer.is_global_zero and self.trainer.log_dir:
+            out = {"step": int(self.global_step), "skipped": counts}
+            (Path(self.trainer.log_dir) / "skipped.json").write_text(
+                json.dumps(out, indent=1, sort_keys=True)
+            )
 
     # ----- steps -----------------------------------------------------------------------------------------
     def forward(self, batch: Batch) -> AVLLMOutput:
