@@ -210,24 +210,30 @@ def _assert_same_optimizer_state(resumed: dict, clean: dict) -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("workers", "kill"),
-    [(0, "after_validation"), (2, "after_validation"), (0, "in_validation")],
-    ids=["0workers_ckpt_at_val_step", "2workers_ckpt_at_val_step", "0workers_killed_in_validation"],
+    [(0, "after_validation"), (2, "after_validation"), (0, "in_validation"), (0, "in_save")],
+    ids=[
+        "0workers_ckpt_at_val_step",
+        "2workers_ckpt_at_val_step",
+        "0workers_killed_in_validation",
+        "0workers_killed_saving_after_validation",
+    ],
 )
 def test_resume_from_a_validation_step_is_exact_and_each_validation_is_stored_once(
     tmp_path, synth_val_root, workers, kill
 ):
     """after_validation: killed at step 5, last.ckpt is step 4 (a validation step); in_validation: killed
-    inside step 4's validation, last.ckpt is step 2 and step 4's validation runs on resume. Either way the
+    inside step 4's validation, last.ckpt is step 2 and step 4's validation runs on resume; in_save: killed
+    while saving step 4's checkpoint, after its rows reached the store (they are not stored twice). Each way the
     resumed run ends with the uninterrupted run's weights and AdamW state, bit for bit, and the store holds
     each validation's rows exactly once, with the uninterrupted run's values."""
     clean_root = tmp_path / "clean"
     clean_root.mkdir()
     _ok(_fit_validating(clean_root, synth_val_root, "run", workers))
-    env = (
-        {"CRABPLUS_TEST_KILL_AT_STEP": "5"}
-        if kill == "after_validation"
-        else {"CRABPLUS_TEST_KILL_IN_VALIDATION": "4"}
-    )
+    env = {
+        "after_validation": {"CRABPLUS_TEST_KILL_AT_STEP": "5"},
+        "in_validation": {"CRABPLUS_TEST_KILL_IN_VALIDATION": "4"},
+        "in_save": {"CRABPLUS_TEST_KILL_IN_SAVE": "4"},
+    }[kill]
     _ok(_fit_validating(tmp_path, synth_val_root, "run", workers, env), -signal.SIGKILL)
     saved = _load(_last(tmp_path, "run"))
     assert saved["global_step"] == (4 if kill == "after_validation" else 2)

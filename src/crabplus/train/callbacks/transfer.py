@@ -155,6 +155,12 @@ class TransferCallback(L.Callback):
             return
         # in `crabplus test --ckpt_path` the trainer starts at step 0; the module knows the checkpoint's step
         step = max(trainer.global_step, int(getattr(pl_module, "checkpoint_step", 0) or 0))
+        if (
+            split == "val"
+            and trainer.state.fn == "fit"
+            and getattr(pl_module, "checkpoint_step", None) is not None
+        ):
+            values = self._not_yet_stored(trainer, ctx, values, step)
         self._write_rows(ctx, values, directions, step, split)
         self._write_items(ctx, [i for i in items if i[0] in values], step, split)
         if (ctx.kind or ("multitask" if len(values) > 1 else "single_task")) != "multitask":
@@ -175,6 +181,23 @@ class TransferCallback(L.Callback):
                 stem=stem,
                 title=f"Transfer at step {trainer.global_step} ({ctx.variant})",
             )
+
+    def _not_yet_stored(
+        self, trainer: L.Trainer, ctx: _RunContext, values: Mapping[str, Mapping[str, float]], step: int
+    ) -> dict[str, dict[str, float]]:
+        """A resumed fit re-runs a validation whose rows an earlier process of the same run may have stored
+        before it was killed (rows are written before the step's checkpoint): keep each row once."""
+        name = self.run_name or Path(trainer.default_root_dir).name or None
+        earlier = [
+            r for r in self.store.runs(name=name, fingerprint=ctx.fingerprint) if r.run_id != ctx.run_id
+        ]
+        stored = {
+            (row.task, row.metric)
+            for run in earlier
+            for row in self.store.rows(run_id=run.run_id, split="val")
+            if row.step == step
+        }
+        return {t: {k: v for k, v in m.items() if (t, k) not in stored} for t, m in values.items()}
 
     def _directions(self, values: Mapping[str, Mapping[str, float]]) -> dict[str, bool]:
         out = {}
