@@ -157,7 +157,7 @@ class TransferCallback(L.Callback):
         step = max(trainer.global_step, int(getattr(pl_module, "checkpoint_step", 0) or 0))
         if (
             split == "val"
-            and trainer.state.fn == "fit"
+            and getattr(getattr(trainer, "state", None), "fn", None) == "fit"
             and getattr(pl_module, "checkpoint_step", None) is not None
         ):
             values = self._not_yet_stored(trainer, ctx, values, step)
