@@ -19,7 +19,7 @@ from crabplus.data.datamodule import MultiTaskDataModule
 from crabplus.data.encode import encode_mask_png, encode_png
 from crabplus.data.sample import MediaSpec
 from crabplus.data.shards import ShardWriter, read_index
-from crabplus.tasks.target_check import BadTarget, checked_target
+from crabplus.tasks import BadTarget, checked_target
 
 pytestmark = pytest.mark.unit
 

@@ -20,8 +20,8 @@ from PIL import Image
 
 from crabplus.data.decode import DecodeError, load_audio, load_image, load_mask, load_video
 from crabplus.data.features import AUDIO_FEATURES, beats_fbank, whisper_features
+from crabplus.tasks import BAD_TARGET, BadTarget, checked_target
 from crabplus.tasks.families import AVSBENCH_MASK_FORMAT, AVSBENCH_PALETTE
-from crabplus.tasks.target_check import BAD_TARGET, BadTarget, checked_target
 
 __all__ = [
     "MediaSpec",

@@ -32,7 +32,7 @@ import numpy as np
 
 from crabplus import tasks
 from crabplus.errors import CrabplusError
-from crabplus.tasks.target_check import BAD_TARGET, BadTarget, checked_target
+from crabplus.tasks import BAD_TARGET, BadTarget, checked_target
 
 __all__ = [
     "MissingShardsError",
@@ -102,7 +102,7 @@ class ShardWriter:
         self, key: str, meta: dict, target: dict, media: dict[str, bytes], reasoning: str | None = None
     ) -> bool:
         """Add one sample; False (and the sample recorded in ``bad_targets``) when its target is out of range
-        (``crabplus.tasks.target_check``; clipped instead when the task declares it). A ``target["mask"]``
+        (``crabplus.tasks.checked_target``; clipped instead when the task declares it). A ``target["mask"]``
         array is moved to ``mask.png`` (masks never go to json)."""
         self._check_key(key)
         media, target = dict(media), dict(target)

@@ -38,5 +38,6 @@ from crabplus.tasks import (  # noqa: F401 - importing registers the tasks
 )
 from crabplus.tasks._base import Task, media_header
 from crabplus.tasks._registry import get, names, register
+from crabplus.tasks._target_check import BAD_TARGET, BadTarget, checked_target
 
-__all__ = ["Task", "get", "names", "register", "media_header"]
+__all__ = ["Task", "get", "names", "register", "media_header", "BAD_TARGET", "BadTarget", "checked_target"]

@@ -61,9 +61,9 @@ class Task(ABC):
         family: task family (recognition, matching, localisation, parsing, grounding, segmentation, qa,
             captioning).
         list_options: append ``meta["options"]`` (or ``meta["classes"]``) to the prompt when present.
-        label_set: the labels a target may carry (empty: any); checked by ``tasks.target_check``.
+        label_set: the labels a target may carry (empty: any); checked by ``tasks.checked_target``.
         clip_targets: spans and boxes outside their range are clipped to it instead of the sample being
-            skipped (``tasks.target_check``).
+            skipped (``tasks.checked_target``).
     """
 
     name: str

@@ -40,7 +40,7 @@ from crabplus.data.converters._sample import (
     Sample,
     Skip,
 )
-from crabplus.tasks.target_check import BAD_TARGET
+from crabplus.tasks import BAD_TARGET
 
 __all__ = [
     "convert",
@@ -232,7 +232,7 @@ def _write_shards(
                 writer = writers[sample.task]
                 if writer.write(sample.key, sample.meta, sample.target, media, reasoning=sample.reasoning):
                     report.written[sample.task] = report.written.get(sample.task, 0) + 1
-                else:  # target out of its sample's range (crabplus.tasks.target_check)
+                else:  # target out of its sample's range (crabplus.tasks.checked_target)
                     detail = f"{writer.bad_targets[-1][1]} (sample {sample.key!r})"
                     skips.append(Skip(sample.task, sample.origin, BAD_TARGET, detail))
             if bar is not None:
