@@ -17,7 +17,9 @@ def test_warmup_then_cosine_by_hand():
     assert warmup_cosine(55, 100, 0.1, 0.0, True) == pytest.approx(0.5)
     assert warmup_cosine(100, 100, 0.1, 0.2, True) == pytest.approx(0.2)
     # progress 0.25 -> 0.5 * (1 + cos(pi/4))
-    assert warmup_cosine(10 + 90 // 4, 100, 0.1, 0.0, True) == pytest.approx(0.5 * (1 + math.cos(math.pi * 22 / 90)))
+    assert warmup_cosine(10 + 90 // 4, 100, 0.1, 0.0, True) == pytest.approx(
+        0.5 * (1 + math.cos(math.pi * 22 / 90))
+    )
     assert warmup_cosine(80, 100, 0.1, 0.0, False) == 1.0
 
 
@@ -32,3 +34,29 @@ def test_build_optimizer_steps_schedule_and_rejects_empty():
         build_optimizer([frozen], OptimizerConfig(), 10)
     with pytest.raises(ValueError, match="optimizer.schedule"):
         build_optimizer([w], OptimizerConfig(schedule="linear"), 10)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_cpu_optimizer_updates_equal_the_per_tensor_adamw_bit_for_bit(weight_decay: float) -> None:
+    """build_optimizer's multi-tensor AdamW on CPU against torch's per-tensor loop, over five steps."""
+    shapes = [(8, 128), (128, 24), (3, 128), (256, 128), (7,)]
+
+    def params() -> list[torch.nn.Parameter]:
+        torch.manual_seed(0)
+        return [torch.nn.Parameter(torch.randn(s)) for s in shapes]
+
+    ours, loop = params(), params()
+    config = OptimizerConfig(lr=3e-3, weight_decay=weight_decay, warmup_ratio=0.0, schedule="constant")
+    optimizer, _ = build_optimizer(ours, config, total_steps=5)
+    reference = torch.optim.AdamW(loop, lr=3e-3, weight_decay=weight_decay, foreach=False)
+    assert optimizer.defaults["foreach"] is True
+    torch.manual_seed(1)
+    for _ in range(5):
+        grads = [torch.randn(s) for s in shapes]
+        for group, opt in ((ours, optimizer), (loop, reference)):
+            for p, g in zip(group, grads):
+                p.grad = g.clone()
+            opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(ours, loop))
+    assert not torch.equal(ours[0], params()[0])  # the steps did move the weights

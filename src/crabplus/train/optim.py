@@ -40,7 +40,9 @@ class OptimizerConfig:
     grad_clip: float = 1.0
 
 
-def warmup_cosine(step: int, total_steps: int, warmup_ratio: float, min_lr_ratio: float, cosine: bool) -> float:
+def warmup_cosine(
+    step: int, total_steps: int, warmup_ratio: float, min_lr_ratio: float, cosine: bool
+) -> float:
     """Multiplier of the peak lr at ``step`` (0-based)."""
     warmup = max(1, int(round(warmup_ratio * total_steps)))
     if step < warmup:
@@ -60,12 +62,23 @@ def build_optimizer(
     params = [p for p in params if p.requires_grad]
     if not params:
         raise ValueError("no trainable parameters: check model.trainable and model.adapter")
+    # On CPU torch defaults to one kernel chain per tensor; the multi-tensor (foreach) update computes the
+    # same values bit for bit (test) in about half the time for the ~100 small adapter tensors of a run.
+    # Elsewhere torch's own default (foreach on CUDA) is kept.
+    on_cpu = all(p.device.type == "cpu" for p in params)
     optimizer = torch.optim.AdamW(
-        params, lr=config.lr, betas=tuple(config.betas), eps=config.eps, weight_decay=config.weight_decay
+        params,
+        lr=config.lr,
+        betas=tuple(config.betas),
+        eps=config.eps,
+        weight_decay=config.weight_decay,
+        foreach=True if on_cpu else None,
     )
     cosine = config.schedule == "cosine"
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
-        lambda step: warmup_cosine(step, max(1, total_steps), config.warmup_ratio, config.min_lr_ratio, cosine),
+        lambda step: warmup_cosine(
+            step, max(1, total_steps), config.warmup_ratio, config.min_lr_ratio, cosine
+        ),
     )
     return optimizer, scheduler
