@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if debug:  # the config parser reads it too (crabplus.train.parser_errors)
         os.environ["CRABPLUS_DEBUG"] = "1"
     try:
-        return _dispatch(args)
+        return _dispatch(args, from_command_line=argv is None)
     except Exception as err:
         report = None if debug else error_report(err)
         if report is None:
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _dispatch(args: list[str]) -> int:
+def _dispatch(args: list[str], from_command_line: bool) -> int:
     if not args or args[0] in ("-h", "--help"):
         _print_help()
         return 0
@@ -131,9 +131,11 @@ def _dispatch(args: list[str]) -> int:
         return 2
     from crabplus.train.lightning_cli import run_lightning
 
-    if sys.argv[1:] != args:  # LightningCLI reads sys.argv and warns when given other args
+    if not from_command_line:
+        run_lightning(args)
+    else:  # LightningCLI reads sys.argv itself (and warns when also given args): without --debug
         sys.argv = [sys.argv[0], *args]
-    run_lightning(None)
+        run_lightning(None)
     _close_process_group()
     return 0
 
