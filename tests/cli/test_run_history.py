@@ -24,6 +24,7 @@ from crabplus.data.cli import main as data_main
 from crabplus.data.shards import read_index
 from crabplus.train.lightning_cli import run_lightning
 from crabplus.train.run_layout import command_folders
+from crabplus.transfer import ResultsStore, load_config, recipe_fingerprint
 
 TRAIN_TASKS = ["synth_cls", "synth_ground"]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -131,6 +132,15 @@ def test_checkpoint_evaluates_other_tasks_splits_and_a_test_only_task(world, cap
     folder = command_folders(run, "test")[-1]
     logged = {k for r in metric_rows(folder / "metrics.csv") for k, v in r.items() if v}
     assert {"test/synth_qa/accuracy", "test/synth_cls/accuracy"} <= logged
+    # the results store files them under the recipe that trained the checkpoint (the newest fit's config),
+    # not under a recipe of the evaluated task set: synth_qa was never trained, so it has no row there
+    store = ResultsStore(world / "runs" / "results.sqlite")
+    tested = max(store.runs(name="r"), key=lambda r: r.created)
+    assert list(tested.tasks) == TRAIN_TASKS
+    assert tested.fingerprint == recipe_fingerprint(
+        load_config(command_folders(run, "fit")[-1] / "config.yaml")
+    )
+    assert {row.task for row in store.rows(run_id=tested.run_id)} == {"synth_cls"}
     run_lightning(["validate", "--config", cfg, "--ckpt_path", ckpt, "--data.init_args.tasks", "[synth_qa]"])
     folder = command_folders(run, "validate")[-1]
     assert "val/synth_qa/accuracy" in {k for r in metric_rows(folder / "metrics.csv") for k in r}

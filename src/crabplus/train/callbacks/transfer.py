@@ -13,7 +13,8 @@ Where the run's identity comes from (first found wins):
 - fingerprint: the ``fingerprint`` argument (set by ``crabplus transfer baselines`` in derived configs) →
   ``pl_module.recipe_fingerprint`` → the fingerprint of the run's recipe.
 - recipe (for the baselines' fingerprints): ``pl_module.recipe_config`` (a LightningCLI config dict) → the
-  ``config.yaml`` LightningCLI saved in ``trainer.log_dir`` → a config rebuilt from ``pl_module.hparams``,
+  ``config.yaml`` of the run's newest fit when a checkpoint is validated or tested (the recipe that trained
+  it) → the ``config.yaml`` LightningCLI saved in ``trainer.log_dir`` → a config rebuilt from ``pl_module.hparams``,
   the datamodule's hparams and ``trainer.max_steps`` (defaults may differ from the YAML; a warning says so).
 - run id: ``run_id`` argument → ``pl_module.run_id`` → ``<fingerprint[:8]>-<time>-<random>``.
 - run name (how reports name the run): ``run_name`` argument (the CLI passes its ``run_name``) → the name of
@@ -41,6 +42,7 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
+from crabplus.train.run_layout import latest_command_folder
 from crabplus.transfer import (
     DEFAULT_STORE,
     Recipe,
@@ -323,7 +325,10 @@ class TransferCallback(L.Callback):
         given = getattr(pl_module, "recipe_config", None)
         if isinstance(given, Mapping):
             return _plain(given)
-        saved = Path(trainer.log_dir or trainer.default_root_dir) / "config.yaml"
+        saved = (
+            _training_config(trainer, pl_module)
+            or Path(trainer.log_dir or trainer.default_root_dir) / "config.yaml"
+        )
         if saved.is_file():
             from crabplus.transfer import load_config
 
@@ -345,6 +350,16 @@ class TransferCallback(L.Callback):
                 "seed_everything": os.environ.get("PL_GLOBAL_SEED"),
             }
         )
+
+
+def _training_config(trainer: L.Trainer, pl_module: L.LightningModule) -> Path | None:
+    """A checkpoint validated or tested: the config of the run's newest fit, which trained it. The evaluation's
+    own config may name other tasks, splits or steps; its results belong to the recipe that was trained."""
+    stage = getattr(getattr(trainer, "state", None), "fn", None)
+    if stage not in ("validate", "test") or getattr(pl_module, "checkpoint_step", None) is None:
+        return None
+    fit = latest_command_folder(trainer.default_root_dir, "fit")
+    return fit / "config.yaml" if fit is not None and (fit / "config.yaml").is_file() else None
 
 
 def _gathered(items: list[Any]) -> list[Any]:
