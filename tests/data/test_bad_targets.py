@@ -184,3 +184,26 @@ def test_reader_clips_when_the_task_declares_it(tmp_path):
     (batch,) = list(dm.val_dataloader()[0])
     assert batch["target"][0]["segments"] == [[3.0, 4.0]]
     assert batch["answer"][0] == clipping.format_target({**LOC, "segments": [[3.0, 4.0]]})
+
+
+def test_converter_lists_a_bad_target_in_skipped_rows(tmp_path):
+    """The converters' writer path: the out-of-range sample is a Skip with reason bad_target, not a shard row."""
+    from pathlib import Path
+
+    from crabplus.data.converters._run import ConvertReport, _write_shards
+    from crabplus.data.converters._sample import Sample
+
+    def media() -> dict[str, bytes]:
+        return {"wav": b"x"}
+
+    origin = (Path("annotations.csv"), "line 3")
+    samples = [
+        Sample("synth_loc", "good", {"duration": 4.0}, LOC, origin=origin, make_media=media),
+        Sample("synth_loc", "late", {"duration": 4.0}, {**LOC, "segments": [[3.0, 12.5]]}, origin=origin,
+               make_media=media),
+    ]  # fmt: skip
+    skips, report = [], ConvertReport()
+    _write_shards(samples, tmp_path, "train", 8, 1, False, skips, report)
+    assert report.written == {"synth_loc": 1}
+    assert [(s.reason, s.origin) for s in skips] == [("bad_target", origin)]
+    assert "'late'" in skips[0].detail and "12.5" in skips[0].detail

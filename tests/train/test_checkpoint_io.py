@@ -41,3 +41,19 @@ def test_kill_during_save_leaves_previous_checkpoint_loadable(tmp_path):
     assert loaded["version"] == 1 and torch.equal(loaded["w"], torch.zeros(4))
     leftovers = [p for p in os.listdir(tmp_path) if p != "last.ckpt"]
     assert all(p.endswith(".tmp") for p in leftovers)  # a torn temp file at most, never a torn checkpoint
+
+
+def test_orphan_temp_files_are_removed_at_teardown_and_on_request(tmp_path):
+    """A kill during a save leaves ``.last.ckpt.<random>.tmp``: removed when the run's IO tears down (end of
+    a fit) and by ``remove_orphan_temps`` (start of a fit); real checkpoints stay."""
+    from crabplus.train.checkpoint_io import remove_orphan_temps
+
+    io_ = AtomicCheckpointIO()
+    io_.save_checkpoint({"x": torch.zeros(2)}, tmp_path / "last.ckpt")
+    orphan = tmp_path / ".last.ckpt.abc123.tmp"
+    orphan.write_bytes(b"partial")
+    io_.teardown()
+    assert not orphan.exists() and (tmp_path / "last.ckpt").exists()
+    orphan.write_bytes(b"partial")
+    assert remove_orphan_temps(tmp_path) == [orphan] and not orphan.exists()
+    assert remove_orphan_temps(tmp_path / "missing") == []
