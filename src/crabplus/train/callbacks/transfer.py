@@ -42,7 +42,7 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
-from crabplus.train.run_layout import latest_command_folder
+from crabplus.train.run_layout import fit_config_path
 from crabplus.transfer import (
     DEFAULT_STORE,
     Recipe,
@@ -358,8 +358,7 @@ def _training_config(trainer: L.Trainer, pl_module: L.LightningModule) -> Path |
     stage = getattr(getattr(trainer, "state", None), "fn", None)
     if stage not in ("validate", "test") or getattr(pl_module, "checkpoint_step", None) is None:
         return None
-    fit = latest_command_folder(trainer.default_root_dir, "fit")
-    return fit / "config.yaml" if fit is not None and (fit / "config.yaml").is_file() else None
+    return fit_config_path(trainer.default_root_dir)
 
 
 def _gathered(items: list[Any]) -> list[Any]:
