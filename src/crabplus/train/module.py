@@ -192,9 +192,10 @@ class AVLLMModule(L.LightningModule):
                 torch.tensor(list(counts.values()), dtype=torch.float64), reduce_op="sum"
             )
             counts = dict(zip(counts, (int(v) for v in total.tolist())))
-        if self.trainer.is_global_zero and self.trainer.log_dir:
+        log_dir = self.trainer.log_dir  # on every rank: Trainer.log_dir broadcasts from rank 0 under DDP
+        if self.trainer.is_global_zero and log_dir:
             out = {"step": int(self.global_step), "skipped": counts}
-            (Path(self.trainer.log_dir) / "skipped.json").write_text(
+            (Path(log_dir) / "skipped.json").write_text(
                 json.dumps(out, indent=1, sort_keys=True)
             )
 
