@@ -104,11 +104,14 @@ class GradConflictCallback(L.Callback):
             logger.log_metrics(scalars, step=step)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.plot and self.history and trainer.is_global_zero:
+        if not self.plot:
+            return
+        # every rank, whatever its history: Trainer.log_dir is a broadcast under DDP
+        out = Path(trainer.log_dir or trainer.default_root_dir)
+        if self.history and trainer.is_global_zero:
             from crabplus.transfer import plot_matrix
 
             step, tasks, matrix = self.history[-1]
-            out = Path(trainer.log_dir or trainer.default_root_dir)
             out.mkdir(parents=True, exist_ok=True)
             plot_matrix(tasks, matrix.tolist(), out / "grad_conflict.png",
                         f"Gradient cosine between tasks (step {step})", "cosine", limit=1.0)

@@ -69,9 +69,10 @@ class RoutingStatsCallback(L.Callback):
         rows = stats.records()
         for key, value in _summaries(rows).items():
             pl_module.log(key, value, rank_zero_only=True)
+        directory = self._directory(trainer)  # every rank: Trainer.log_dir is a broadcast under DDP
         if trainer.is_global_zero and rows:
             self.last_files = write_routing_stats(
-                rows, self._directory(trainer), trainer.global_step,
+                rows, directory, trainer.global_step,
                 stats.task_names + ["unknown"], stats.modality_names + ["unknown"], plot=self.plot,
             )  # fmt: skip
 
