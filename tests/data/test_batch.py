@@ -43,3 +43,22 @@ def test_train_and_eval_batches_fit_the_contract(synth_root):
         if name == "synth_seg":
             assert batch["mask"].dtype == torch.bool and batch["mask"].shape == (3, 16, 16)
             assert batch["image"].shape == (3, 3, 16, 16)
+
+
+def test_pixels_cross_the_worker_boundary_as_bytes(synth_root):
+    """Frames and images leave the workers as uint8 (a quarter of float32's bytes through shared memory),
+    holding the decoder's own values; the model scales them on its device (tests/model/test_tower_inputs.py)."""
+    from crabplus.data.decode import load_image, load_video
+    from crabplus.data.shards import iter_shard, shard_paths
+
+    spec = MediaSpec(num_frames=2, frame_size=16, n_mels=16)
+    dm = MultiTaskDataModule(str(synth_root), TASKS, batch_size=3, num_workers=1, media=spec)
+    for name, loader in zip(dm.val_task_names, dm.val_dataloader()):
+        batch = next(iter(loader))
+        raw = next(iter_shard(shard_paths(str(synth_root), name, "val")[0]))
+        if "video" in batch:
+            assert batch["video"].dtype == torch.uint8
+            assert torch.equal(batch["video"][0], load_video(raw["mp4"], 2, 16, uint8_resize=True))
+        if "image" in batch:
+            assert batch["image"].dtype == torch.uint8
+            assert torch.equal(batch["image"][0], load_image(raw["png"], 16))

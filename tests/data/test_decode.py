@@ -11,7 +11,6 @@ import torch
 
 from crabplus.data.decode import (
     DecodeError,
-    _video_pyav,
     frame_indices,
     load_audio,
     load_image,
@@ -51,11 +50,52 @@ def test_load_video_samples_uniformly_and_resizes(tmp_path, as_path):
     assert f.dtype == torch.float32 and 0 <= f.min() and f.max() <= 1
 
 
-def test_pyav_fallback_agrees_with_decord():
-    _, data = _grey_clip()
-    ref = load_video(data, 5, 32).float()
-    alt = torch.from_numpy(_video_pyav(data, 5, 32)).permute(0, 3, 1, 2).float()
-    assert (ref - alt).abs().mean() < 2
+def _textured_clip(seconds: int = 12, fps: int = 5, width: int = 128, height: int = 72) -> bytes:
+    """A panning random texture (every frame differs), at a width decord2 reads (a multiple of 64)."""
+    rng = np.random.default_rng(7)
+    scene = rng.integers(0, 256, (height, width + 2 * seconds * fps, 3), dtype=np.uint8)
+    return encode_mp4(np.stack([scene[:, 2 * t : 2 * t + width] for t in range(seconds * fps)]), fps)
+
+
+@pytest.mark.parametrize("seek_gap", [5.0, 0.1])
+def test_pyav_sampling_equals_decords(seek_gap, monkeypatch):
+    """PyAV's frames (decoding on, or seeking before every sampled frame) are decord's, byte for byte."""
+    from crabplus.data import decode
+
+    monkeypatch.setattr(decode, "SEEK_GAP_SECONDS", seek_gap)
+    data = _textured_clip()
+    for count in (7, 60, 75):  # spread out, every frame, more than the clip has (repeats)
+        expected = decode._video_decord(data, count)
+        assert expected.shape == (count, 72, 128, 3)
+        np.testing.assert_array_equal(decode._video_pyav(data, count), expected)
+
+
+def test_long_clips_are_decoded_by_seeking(monkeypatch):
+    """A clip over LONG_CLIP_SECONDS never reaches decord (whose frame index reads the whole file) and
+    gives the frames decord gives."""
+    from crabplus.data import decode
+
+    data = _textured_clip()
+    expected = load_video(data, 6, 32, uint8_resize=True)
+    monkeypatch.setattr(decode, "LONG_CLIP_SECONDS", 10.0)
+    monkeypatch.setattr(decode, "_video_decord", lambda *a: pytest.fail("decord indexed a long clip"))
+    assert torch.equal(load_video(data, 6, 32, uint8_resize=True), expected)
+
+
+def test_mp4_seconds_reads_the_header(tmp_path):
+    from crabplus.data.mp4_header import mp4_seconds
+
+    assert mp4_seconds(_textured_clip(seconds=3)) == pytest.approx(3.0, abs=0.05)
+    (tmp_path / "clip.mp4").write_bytes(_textured_clip(seconds=2))
+    assert mp4_seconds(tmp_path / "clip.mp4") == pytest.approx(2.0, abs=0.05)
+    assert mp4_seconds(encode_mp4(None, 1, _tone(16000, 2.5), 16000)) == pytest.approx(2.5, abs=0.1)
+    for not_mp4 in (
+        b"",
+        b"not a video" * 10,
+        encode_wav(_tone(16000), 16000),
+        encode_png(np.zeros((4, 4), np.uint8)),
+    ):
+        assert mp4_seconds(not_mp4) is None
 
 
 def _tone(sr: int, seconds: float = 1.0, f: float = 440.0) -> np.ndarray:
@@ -167,14 +207,12 @@ def test_log_mel_matches_reference():
     np.testing.assert_allclose(got.numpy(), ref, atol=1e-3)
 
 
-def test_long_track_is_decoded_over_the_used_window_only():
-    """A track over LONG_TRACK_FACTOR x the window is decoded only up to the window (issue 19): the same
-    first seconds as the whole decode, without the rest."""
-    from crabplus.data.decode import LONG_TRACK_FACTOR, load_audio
+def test_audio_is_decoded_over_the_used_window_only():
+    """With ``max_seconds`` decoding stops about where the window ends (issue 19: a 10-minute clip costs what
+    a short one does): the same first seconds as the whole decode, without the rest."""
     from crabplus.data.encode import encode_mp4
 
     rate, seconds, window = 16000, 40, 4.0
-    assert seconds > LONG_TRACK_FACTOR * window
     n = np.arange(seconds * rate)
     tone = (0.4 * np.sin(2 * np.pi * (300 + 50 * (n // rate % 5)) * n / rate)).astype(np.float32)
     clip = encode_mp4(np.zeros((seconds, 16, 16, 3), np.uint8), 1, tone, rate)
@@ -183,9 +221,28 @@ def test_long_track_is_decoded_over_the_used_window_only():
     used = int(window * rate)
     assert whole.numel() >= seconds * rate - rate // 10
     assert used <= windowed.numel() < used + rate  # stopped about where the window ends
-    torch.testing.assert_close(windowed[:used], whole[:used], atol=2e-3, rtol=0)
-    short = load_audio(encode_mp4(None, 1, tone[: 8 * rate], rate), rate, max_seconds=window)
-    assert short.numel() >= 8 * rate - rate // 10  # under the factor: decoded whole, as before
+    assert torch.equal(windowed[:used], whole[:used])
+    short = load_audio(encode_mp4(None, 1, tone[: 2 * rate], rate), rate, max_seconds=window)
+    assert (
+        2 * rate - rate // 10 <= short.numel() < 2 * rate + rate // 10
+    )  # shorter than the window: all of it
+
+
+@pytest.mark.parametrize("source_rate", [44100, 16000])
+def test_audio_samples_equal_decords(source_rate):
+    """The samples equal decord's ``AudioReader`` (the decoder used before; both resample with
+    libswresample), for a resampled 44.1 kHz stereo AAC track and a 16 kHz one, averaged to mono."""
+    import decord
+
+    rng = np.random.default_rng(source_rate)
+    n = np.arange(3 * source_rate)
+    tone = 0.3 * np.sin(2 * np.pi * 440 * n / source_rate) + 0.05 * rng.standard_normal(n.size)
+    clip = encode_mp4(np.zeros((3, 16, 16, 3), np.uint8), 1, tone.astype(np.float32), source_rate, channels=2)
+    reader = decord.AudioReader(io.BytesIO(clip), ctx=decord.cpu(0), sample_rate=16000, mono=False)
+    reference = np.clip(reader[:].asnumpy().mean(axis=0), -1, 1).astype(np.float32)
+    got = load_audio(clip, 16000).numpy()
+    assert got.shape == reference.shape
+    np.testing.assert_array_equal(got, reference)
 
 
 @pytest.mark.unit

@@ -115,3 +115,19 @@ def test_vision_tower_pixels_equal_its_processor(tower: str) -> None:
     frames = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
     seen = _captured_input(encoder, lambda: media.encode_image(encoder, frames), "pixel_values")
     assert float((seen - expected).abs().max()) <= 1e-4
+
+
+@pytest.mark.parametrize("preset", ["tiny_modular", "tiny_omni"])
+def test_byte_pixels_encode_like_unit_floats(preset: str, request) -> None:
+    """The loaders send uint8 frames; the model's features equal those of the same frames as [0, 1] floats
+    (the path before, when workers converted), for video and images alike."""
+    model = request.getfixturevalue(preset)
+    g = torch.Generator().manual_seed(3)
+    video = torch.randint(0, 256, (2, 4, 3, 32, 32), generator=g, dtype=torch.uint8)
+    image = torch.randint(0, 256, (2, 3, 32, 32), generator=g, dtype=torch.uint8)
+    with torch.no_grad():
+        as_bytes, _ = model.encode_media(video=video, image=image)
+        as_floats, _ = model.encode_media(video=video.float() / 255, image=image.float() / 255)
+    assert set(as_bytes) == {"video", "image"}
+    for name in as_bytes:
+        assert torch.equal(as_bytes[name], as_floats[name]), name

@@ -82,8 +82,9 @@ def score_stats(branches: dict[str, Branch], modalities: tuple[str, ...]) -> Ten
         raise KeyError(f"no branch for modalities {missing}; got {sorted(branches)}")
     device = branches[modalities[0]].p_true.device
     sums = torch.stack([branches[m].p_true.double().sum() for m in modalities])  # (M,)
-    counts = torch.tensor([float(branches[m].p_true.numel()) for m in modalities],
-                          dtype=torch.float64, device=device)  # (M,)
+    counts = torch.tensor(
+        [float(branches[m].p_true.numel()) for m in modalities], dtype=torch.float64, device=device
+    )  # (M,)
     return torch.stack([sums, counts], dim=1)  # (M, 2)
 
 

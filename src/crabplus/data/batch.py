@@ -49,13 +49,13 @@ class Batch(TypedDict, total=False):
     meta: list[dict[str, Any]]
     """Task inputs per sample (question, options...)."""
     video: torch.Tensor | None
-    """(B, T, 3, S, S) float in [0, 1]."""
+    """(B, T, 3, S, S) uint8 (the model scales it to [0, 1] on its device; float in [0, 1] is accepted too)."""
     audio: torch.Tensor | None
     """(B, n_mels, F) log-mel."""
     waveform: torch.Tensor | None
     """(B, N) 16 kHz mono, when ``media.waveform`` is set."""
     image: torch.Tensor | None
-    """(B, 3, S, S) float in [0, 1]."""
+    """(B, 3, S, S) uint8, like ``video``."""
     mask: torch.Tensor | None
     """(B, S, S) bool ground-truth mask (segmentation tasks)."""
     batch_index: int

@@ -1,11 +1,15 @@
 """Turning one raw shard sample (bytes per extension) into a training sample dict.
 
 A sample dict has ``task, key, meta, target, reasoning, prompt, answer`` and the media tensors of its
-modality group: ``video (T, 3, S, S)`` float in [0, 1], ``audio (n_mels, F)`` the audio tower's features
+modality group: ``video (T, 3, S, S)`` uint8, ``audio (n_mels, F)`` the audio tower's features
 (``MediaSpec.audio_features``), ``waveform (N,)``,
-``image (3, S, S)`` float in [0, 1], ``mask (S, S)`` bool (also put in ``target["mask"]``; an AVSBench
+``image (3, S, S)`` uint8, ``mask (S, S)`` bool (also put in ``target["mask"]``; an AVSBench
 colour-palette mask, ``meta["mask_format"]``, decodes to class indices ``(S, S)`` long instead).
 Anything wrong with the sample raises ``BadSample`` with a reason; the caller skips it and counts it.
+
+Pixels stay bytes: a 224² clip of 8 frames is 1.2 MB as uint8 and 4.8 MB as float32, and every byte is
+copied through shared memory from the loader workers; the model turns them into [0, 1] floats on its device
+(``AVLLM.encode_media``).
 """
 
 from __future__ import annotations
@@ -230,14 +234,10 @@ def _decode_media(raw: dict, modalities: tuple[str, ...], spec: MediaSpec, meta:
     try:
         if "video" in modalities:
             out["video"] = load_video(
-                _need(raw, ("mp4",)),
-                spec.num_frames,
-                spec.frame_size,
-                as_float=True,
-                uint8_resize=spec.uint8_resize,
-            )
+                _need(raw, ("mp4",)), spec.num_frames, spec.frame_size, uint8_resize=spec.uint8_resize
+            )  # (T, 3, S, S) uint8
         if "image" in modalities:
-            out["image"] = load_image(_need(raw, IMAGE_FILES), spec.frame_size).float().div_(255.0)
+            out["image"] = load_image(_need(raw, IMAGE_FILES), spec.frame_size)  # (3, S, S) uint8
         if "audio" in modalities:
             src = _first(raw, AUDIO_FILES) or _need(raw, ("mp4",))
             # only the first num_samples are used: a long track is decoded over that window only

@@ -23,7 +23,7 @@ from crabplus.model._config import AVLLMConfig
 from crabplus.model._feature_cache import FeatureCache
 from crabplus.model._length_groups import grouped_hidden
 from crabplus.model._mask_head import mask_loss
-from crabplus.model._media import Encoded
+from crabplus.model._media import Encoded, unit_pixels
 from crabplus.model._modular import ModularMedia
 from crabplus.model._omni import OmniMedia
 from crabplus.model._splice import IGNORE_INDEX, Spliced, detect_padding_side, splice
@@ -275,6 +275,8 @@ class AVLLM(nn.Module):
     ) -> tuple[dict[str, torch.Tensor], dict[str, Encoded]]:
         """Encode present modalities -> ({m: (B, N_m, d) LM-width tokens}, {m: raw ``Encoded``}).
 
+        ``video``/``image``: uint8 as the loaders send them, or floats in [0, 1].
+
         Encoders run inside ``routing_inputs(task_ids=task_ids)`` (no per-token modality ids there: every
         token of an encoder has that encoder's modality), so task-routed adapters in encoders work too.
         With ``self.feature_cache`` set and ``media_keys`` given (one per sample), a frozen encoder's
@@ -290,6 +292,8 @@ class AVLLM(nn.Module):
         for name, x, encoder, connector, encode in plan:
             if x is None:
                 continue
+            if name != "audio":
+                x = unit_pixels(x)  # (B, [T,] 3, S, S) uint8 from the loaders -> [0, 1]
             if encoder is None:
                 raise ValueError(f"'{name}' was given but this model has no encoder for it")
             with routing_inputs(task_ids=task_ids, modality_ids=None):

@@ -195,9 +195,7 @@ class AVLLMModule(L.LightningModule):
         log_dir = self.trainer.log_dir  # on every rank: Trainer.log_dir broadcasts from rank 0 under DDP
         if self.trainer.is_global_zero and log_dir:
             out = {"step": int(self.global_step), "skipped": counts}
-            (Path(log_dir) / "skipped.json").write_text(
-                json.dumps(out, indent=1, sort_keys=True)
-            )
+            (Path(log_dir) / "skipped.json").write_text(json.dumps(out, indent=1, sort_keys=True))
 
     # ----- steps -----------------------------------------------------------------------------------------
     def forward(self, batch: Batch) -> AVLLMOutput:

@@ -52,6 +52,7 @@ def cosine_matrix(grads: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
 
 def cosine_matrix_reference(grads: Sequence[torch.Tensor]) -> list[list[float]]:
     """The literal formula, pair by pair, for tests: ⟨g_i, g_j⟩ / (‖g_i‖ ‖g_j‖)."""
+
     def dot(a: torch.Tensor, b: torch.Tensor) -> float:
         return sum(float(x) * float(y) for x, y in zip(a.tolist(), b.tolist()))
 
@@ -69,8 +70,13 @@ class GradConflictCallback(L.Callback):
         plot: draw the last matrix to ``<log_dir>/grad_conflict.png`` at the end of fit.
     """
 
-    def __init__(self, every_n_steps: int = 50, param_filter: str | None = None,
-                 max_samples_per_task: int = 4, plot: bool = True) -> None:
+    def __init__(
+        self,
+        every_n_steps: int = 50,
+        param_filter: str | None = None,
+        max_samples_per_task: int = 4,
+        plot: bool = True,
+    ) -> None:
         if every_n_steps < 1:
             raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
         self.every_n_steps = every_n_steps
@@ -81,8 +87,9 @@ class GradConflictCallback(L.Callback):
         self.history: list[tuple[int, list[str], torch.Tensor]] = []
         self._last_step = -1
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Batch,
-                             batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Batch, batch_idx: int
+    ) -> None:
         if not isinstance(batch, Mapping) or "task" not in batch:
             return
         for task in dict.fromkeys(batch["task"]):
@@ -90,8 +97,9 @@ class GradConflictCallback(L.Callback):
                 index = [i for i, t in enumerate(batch["task"]) if t == task][: self.max_samples_per_task]
                 self.held[task] = select_samples(batch, index)
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Batch,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Batch, batch_idx: int
+    ) -> None:
         step = trainer.global_step
         if step == 0 or step == self._last_step or step % self.every_n_steps != 0 or len(self.held) < 2:
             return
@@ -113,14 +121,25 @@ class GradConflictCallback(L.Callback):
 
             step, tasks, matrix = self.history[-1]
             out.mkdir(parents=True, exist_ok=True)
-            plot_matrix(tasks, matrix.tolist(), out / "grad_conflict.png",
-                        f"Gradient cosine between tasks (step {step})", "cosine", limit=1.0)
+            plot_matrix(
+                tasks,
+                matrix.tolist(),
+                out / "grad_conflict.png",
+                f"Gradient cosine between tasks (step {step})",
+                "cosine",
+                limit=1.0,
+            )
 
     def _parameters(self, pl_module: torch.nn.Module) -> list[torch.nn.Parameter]:
-        params = [p for n, p in pl_module.named_parameters()
-                  if p.requires_grad and (self.param_filter is None or self.param_filter in n)]
+        params = [
+            p
+            for n, p in pl_module.named_parameters()
+            if p.requires_grad and (self.param_filter is None or self.param_filter in n)
+        ]
         if not params:
-            raise ValueError(f"GradConflictCallback: no trainable parameters match param_filter={self.param_filter!r}")
+            raise ValueError(
+                f"GradConflictCallback: no trainable parameters match param_filter={self.param_filter!r}"
+            )
         return params
 
     @torch.no_grad()
@@ -137,18 +156,27 @@ class GradConflictCallback(L.Callback):
         return tasks, cosine_matrix(grads).cpu()  # (T, T)
 
     @staticmethod
-    def _flat_grad(loss_fn: Callable[[Any], torch.Tensor], batch: Any,
-                   params: list[torch.nn.Parameter]) -> torch.Tensor:
+    def _flat_grad(
+        loss_fn: Callable[[Any], torch.Tensor], batch: Any, params: list[torch.nn.Parameter]
+    ) -> torch.Tensor:
         with torch.enable_grad():
             loss = loss_fn(batch)
             grads = torch.autograd.grad(loss, params, allow_unused=True)
-        return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1).float()
-                          for g, p in zip(grads, params)])  # (P,)
+        return torch.cat(
+            [(g if g is not None else torch.zeros_like(p)).reshape(-1).float() for g, p in zip(grads, params)]
+        )  # (P,)
 
 
 def _scalars(tasks: list[str], matrix: torch.Tensor) -> dict[str, float]:
-    pairs = {f"grad_conflict/{a}__{b}": float(matrix[i, j])
-             for i, a in enumerate(tasks) for j, b in enumerate(tasks) if i < j}
+    pairs = {
+        f"grad_conflict/{a}__{b}": float(matrix[i, j])
+        for i, a in enumerate(tasks)
+        for j, b in enumerate(tasks)
+        if i < j
+    }
     values = list(pairs.values())
-    return {**pairs, "grad_conflict/mean_cos": sum(values) / len(values),
-            "grad_conflict/conflict_share": sum(v < 0 for v in values) / len(values)}
+    return {
+        **pairs,
+        "grad_conflict/mean_cos": sum(values) / len(values),
+        "grad_conflict/conflict_share": sum(v < 0 for v in values) / len(values),
+    }
