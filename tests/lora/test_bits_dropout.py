@@ -23,9 +23,9 @@ def test_drop_rate_is_p_in_every_lane_and_kept_values_are_scaled() -> None:
     scale = 1 / (1 - dropped)
     values = torch.unique(y).tolist()
     assert len(values) == 2 and values[0] == 0.0 and math.isclose(values[1], scale, rel_tol=1e-6)
-    sigma = math.sqrt(p * (1 - p) / (n / 3))
-    for lane in range(3):  # element j comes from lane j % 3 of its 64-bit draw
-        rate = float((y[lane::3] == 0).float().mean())
+    sigma = math.sqrt(p * (1 - p) / (n / 4))
+    for lane in range(4):  # element j comes from lane j % 4 of its 64-bit draw (the top one included)
+        rate = float((y[lane::4] == 0).float().mean())
         assert abs(rate - p) < 5 * sigma, (lane, rate)
     assert abs(float(y.mean()) - 1.0) < 5 * math.sqrt(p / (1 - p) / n)  # unbiased
 

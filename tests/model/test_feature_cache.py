@@ -172,6 +172,28 @@ def test_trainable_encoder_or_training_dropout_turns_it_off() -> None:
 
 
 @pytest.mark.unit
+def test_the_verdict_follows_a_change_made_between_calls(media) -> None:
+    """``usable`` keeps its verdict while nothing changed and revises it when an encoder weight is made
+    trainable and back; a weight changed in place after a check is never served stale features."""
+    model = model_with_cache()
+    m = media(2)
+    cache, vision = model.feature_cache, model.vision_encoder
+    assert cache.usable("video", vision) and cache.usable("video", vision)
+    weight = next(vision.parameters())
+    weight.requires_grad_(True)
+    assert not cache.usable("video", vision)
+    weight.requires_grad_(False)
+    assert cache.usable("video", vision)
+    first = encode(model, m, ["s:a", "s:b"])[0]
+    with torch.no_grad():
+        weight.add_(0.5)  # in place: the same storage, a new version
+    assert cache.usable("video", vision)
+    fresh = model.encode_media(video=m["video"], audio=m["audio"])[0]
+    again = encode(model, m, ["s:a", "s:b"])[0]
+    assert not torch.equal(again["video"], first["video"]) and torch.equal(again["video"], fresh["video"])
+
+
+@pytest.mark.unit
 def test_generation_encodes_media_once_per_batch(media) -> None:
     """Media are encoded with the prompt only, however many tokens are generated; with the cache filled
     (e.g. by the evaluation's loss forward on the same batch) generation runs no encoder at all."""

@@ -108,6 +108,8 @@ class FeatureCache:
         self.bytes = 0
         self._items: OrderedDict[str, tuple[torch.Tensor, tuple | None]] = OrderedDict()
         self._fingerprints: dict[int, tuple[tuple, str]] = {}
+        self._verdicts: dict[int, tuple[tuple, str | None]] = {}
+        self._last_state: tuple[nn.Module, tuple] | None = None
         self._logged: set[str] = set()
 
     @property
@@ -117,18 +119,43 @@ class FeatureCache:
 
     def _fingerprint(self, encoder: nn.Module) -> str:
         """The encoder's fingerprint, rehashed only when a tensor was replaced or modified in place."""
-        state = tuple((t.data_ptr(), t._version) for t in (*encoder.parameters(), *encoder.buffers()))
+        state = self._state(encoder)[1]
         known = self._fingerprints.get(id(encoder))
         if known is None or known[0] != state:
             known = (state, encoder_fingerprint(encoder))
             self._fingerprints[id(encoder)] = known
         return known[1]
 
+    def _state(self, encoder: nn.Module) -> tuple:
+        """(training mode, each tensor's storage, version and trainability): what the verdict and the
+        fingerprint depend on. Read once per ``usable`` call; the ``encode`` that follows for the same
+        encoder reuses it (walking the module tree again was most of a cache hit's cost)."""
+        last = self._last_state
+        if last is not None and last[0] is encoder:
+            self._last_state = None
+            return last[1]
+        tensors = (*encoder.parameters(), *encoder.buffers())
+        return encoder.training, tuple((t.data_ptr(), t._version, t.requires_grad) for t in tensors)
+
     def usable(self, modality: str, encoder: nn.Module) -> bool:
-        """Whether outputs of ``encoder`` may be cached now; the reason it may not is logged once."""
+        """Whether outputs of ``encoder`` may be cached now; the reason it may not is logged once.
+
+        The verdict is recomputed whenever the training mode, a weight, a trainability flag or the set of
+        tensors (an adapter injected) changed since the last call.
+        """
         if self.max_bytes <= 0:
             return False
-        reason = "the data pipeline augments media" if self.augmented else cache_blocker(encoder)
+        if self.augmented:
+            reason = "the data pipeline augments media"
+        else:
+            self._last_state = None
+            state = self._state(encoder)
+            known = self._verdicts.get(id(encoder))
+            if known is None or known[0] != state:
+                known = (state, cache_blocker(encoder))
+                self._verdicts[id(encoder)] = known
+            reason = known[1]
+            self._last_state = (encoder, state)
         if reason is not None and reason not in self._logged:
             self._logged.add(reason)
             log.warning("feature cache off for %s: %s", modality, reason)

@@ -54,9 +54,13 @@ def warmup_cosine(
 
 
 def build_optimizer(
-    params: Iterable[torch.nn.Parameter], config: OptimizerConfig, total_steps: int
+    params: Iterable[torch.nn.Parameter],
+    config: OptimizerConfig,
+    total_steps: int,
+    foreach: bool | None = None,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over ``params`` and its per-step warm-up + cosine schedule."""
+    """AdamW over ``params`` and its per-step warm-up + cosine schedule (``foreach``: None = True on CPU,
+    torch's default elsewhere; ``tools/bench_train.py`` sets False to time the per-tensor update)."""
     if config.schedule not in ("cosine", "constant"):
         raise ValueError(f"optimizer.schedule: expected 'cosine' or 'constant', got {config.schedule!r}")
     params = [p for p in params if p.requires_grad]
@@ -72,7 +76,7 @@ def build_optimizer(
         betas=tuple(config.betas),
         eps=config.eps,
         weight_decay=config.weight_decay,
-        foreach=True if on_cpu else None,
+        foreach=foreach if foreach is not None else (True if on_cpu else None),
     )
     cosine = config.schedule == "cosine"
     scheduler = torch.optim.lr_scheduler.LambdaLR(
