@@ -25,11 +25,13 @@ WORLD = "configs/data/synth_demo.yaml"
 # a small copy of the demo world: every task, few clips (enough for 60 steps of batch 8 with reuse)
 WORLD_OVERRIDES = ["splits.train=16", "splits.val=0", "splits.test=0", "tasks.synth_match.splits.train=16"]
 # the recorded digest is of the trainer before the throughput paths (tools/bench_train.py): LM head over every
-# position, no frozen-encoder feature cache, one LM call per batch, frames resized through float32, adapter dropout by bernoulli_. The new
+# position, no frozen-encoder feature cache, one LM call per batch, frames resized through float32, adapter dropout by
+# bernoulli_, the adapter term through autograd's graph. The new
 # paths give the same loss within float rounding (and frames within one grey level), not bit for bit.
 OLD_PATHS = [
     "--model.init_args.logits=all", "--model.init_args.feature_cache_mb=0", "--model.init_args.length_groups=1",
     "--data.init_args.media.uint8_resize=false", "--model.init_args.dropout_draw=bernoulli",
+    "--model.init_args.fused_adapter=false",
 ]  # fmt: skip
 
 

@@ -39,9 +39,10 @@ import torch.nn.functional as F
 
 from crabplus.lora._gate_math import cv_squared
 from crabplus.lora.config import ILoRAConfig
+from crabplus.lora.fused import adapter_update
 from crabplus.lora.gates import Gate, get_gate
 
-__all__ = ["DROPOUT_DRAWS", "ILoRALinear", "bits_dropout"]
+__all__ = ["DROPOUT_DRAWS", "ILoRALinear", "bits_dropout", "bits_mask"]
 
 DROPOUT_DRAWS = ("bernoulli", "bits")
 _LEVELS = 65536  # the keep mask compares 16-bit uniform integers with a threshold
@@ -56,14 +57,20 @@ def bits_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
     lane and a strided copy); the drop probability is ``p`` rounded to a multiple of 1/65536
     (0.05 -> 0.0500031) and the scale is exact for it.
     """
+    mask = bits_mask(x, p)
+    return x if mask is None else x * mask
+
+
+def bits_mask(x: torch.Tensor, p: float) -> torch.Tensor | None:
+    """``bits_dropout``'s mask for ``x``, scale included (0 or 1 / (1 - p')); None when nothing drops."""
     drop = round(p * _LEVELS)
     if drop == 0:
-        return x
+        return None
     n = x.numel()
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-(2**63), None)  # 64 bits
     lanes = words.view(torch.int16)[:n].view_as(x)  # four uniform 16-bit lanes per word, no copy
     keep = lanes >= drop - _LEVELS // 2
-    return x * keep.to(x.dtype).mul_(_LEVELS / (_LEVELS - drop))
+    return keep.to(x.dtype).mul_(_LEVELS / (_LEVELS - drop))
 
 
 class ILoRALinear(nn.Linear):
@@ -84,6 +91,7 @@ class ILoRALinear(nn.Linear):
         self.routing = config.routing if config.heads > 1 else "none"
         self.dropout_p = config.dropout
         self.dropout_draw = "bernoulli"  # or "bits" (``bits_dropout``); a trainer setting, not saved
+        self.fused = False  # adapter term as one autograd node where it applies (``_fusable``); idem
         self.shared_dropout = config.shared_dropout or config.heads == 1
         self.balance_coef, self.group = config.balance_loss_coef, group
         factory: dict[str, Any] = {"device": base.weight.device, "dtype": base.weight.dtype}
@@ -169,11 +177,27 @@ class ILoRALinear(nn.Linear):
         drops = torch.stack([self._drop(x) for _ in range(self.heads)], 1)  # (N, K, d_in)
         return F.linear(drops, self.lora_A.weight), logits  # (N, K, r)
 
+    def _fusable(self) -> bool:
+        """Whether ``crabplus.lora.fused`` computes exactly this layer's adapter term (and a graph is being
+        recorded): a plain softmax router (or K = 1), one dropout mask for all heads drawn by ``bits`` (or
+        none active), frozen weight and bias, and no side outputs (routing statistics, balance loss)."""
+        gate_ok = self.gate_rule is None or self.gate_rule.plain_softmax
+        dropout_ok = not self._dropout_active() or (self.shared_dropout and self.dropout_draw == "bits")
+        frozen = not self.weight.requires_grad and (self.bias is None or not self.bias.requires_grad)
+        quiet = self.collector is None and self.balance_coef <= 0
+        # without a graph to record (evaluation, generation) the plain path has nothing to save
+        return self.fused and torch.is_grad_enabled() and gate_ok and dropout_ok and frozen and quiet
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Fast path. x (..., d_in) -> (..., d_out)."""
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (N, d_in)
         base = F.linear(x2, self.weight, self.bias)  # (N, d_out)
+        if self._fusable():
+            mask = bits_mask(x2, self.dropout_p) if self._dropout_active() else None
+            router = self.gate_rule.router(self) if self.gate_rule is not None else None
+            y = adapter_update(base, x2, mask, self.lora_A.weight, router, self.lora_B.weight, self.scaling)
+            return y.view(*lead, self.out_features)
         z, logits = self._down(x2)
         if self.heads == 1:
             u = z  # (N, r): plain LoRA

@@ -71,6 +71,9 @@ class AVLLMModule(L.LightningModule):
             length (less padding, same loss; see ``crabplus.model.AVLLM.forward``); 1 = one call per batch.
         dropout_draw: how adapter dropout draws its mask: ``bits`` (``crabplus.lora.bits_dropout``: 16-bit
             lanes, ~2x cheaper on CPU) or ``bernoulli`` (``F.dropout``, the old draw); same distribution.
+        fused_adapter: compute each adapted linear's I-LoRA term as one autograd node with a hand-derived
+            backward (``crabplus.lora.fused``; same values within float rounding, fewer nodes) where it
+            applies; False keeps autograd's graph of the same maths (the old path).
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class AVLLMModule(L.LightningModule):
         feature_cache_dir: str | None = None,
         length_groups: int = 3,
         dropout_draw: str = "bits",
+        fused_adapter: bool = True,
     ) -> None:
         super().__init__()
         # A checkpoint's hparams hold these blocks as plain dicts; the types above are what users write.
@@ -111,7 +115,7 @@ class AVLLMModule(L.LightningModule):
             )
         for layer in self.model.modules():
             if isinstance(layer, ILoRALinear):
-                layer.dropout_draw = dropout_draw
+                layer.dropout_draw, layer.fused = dropout_draw, fused_adapter
         self.guard = NonFiniteGuard(max_skipped_steps)
         self.metrics = torch.nn.ModuleDict()
         # task id = position in task_names; its head is the training mixture's order (saved in checkpoints)

@@ -32,13 +32,16 @@ class Gate:
     - :meth:`check`: its configuration errors; :meth:`build` / :meth:`reset`: its parameters and init;
     - :meth:`router`: W_r (K, d_in) when the gate reads token logits x W_rᵀ (the layer fuses that GEMM
       into A's);
-    - :meth:`gate`: the fast computation; :meth:`reference`: the literal formula it implements.
+    - :meth:`gate`: the fast computation; :meth:`reference`: the literal formula it implements;
+    - ``plain_softmax``: True when the gate is exactly ``softmax(x W_rᵀ)`` in float32, with nothing else
+      (the layer then runs its adapter as one autograd node, ``crabplus.lora.fused``).
 
     Register it with ``@register_gate("name")``; ``ILoRAConfig(routing="name")`` then selects it.
     """
 
     name: ClassVar[str] = ""  # set by register_gate
     modules: ClassVar[tuple[str, ...]] = ()
+    plain_softmax: ClassVar[bool] = False
 
     def __init__(self, config: ILoRAConfig) -> None:
         self.heads = config.heads

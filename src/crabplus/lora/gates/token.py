@@ -24,6 +24,7 @@ class TokenGate(Gate):
     """Per-token dense routing; W_r starts U(±1/√d_in) (kaiming_uniform a=√5, as Crab)."""
 
     modules = ("lora_route",)
+    plain_softmax = True
 
     def build(self, d_in: int, factory: dict) -> dict[str, nn.Module]:
         return {"lora_route": nn.Linear(d_in, self.heads, bias=False, **factory)}

@@ -23,6 +23,8 @@ __all__ = ["TopKGate"]
 class TopKGate(TokenGate):
     """Sparse per-token routing over the same ``lora_route`` as ``token``."""
 
+    plain_softmax = False  # the top-k mask comes after the softmax
+
     def __init__(self, config) -> None:
         super().__init__(config)
         self.top_k = config.top_k
