@@ -216,30 +216,25 @@ def test_forward_equals_naive_paper_forward(tiny_pt) -> None:
         )
 
 
-def _tiny_crab(tmp_path, tiny_pt):
+@pytest.fixture()
+def tiny_crab(tmp_path, tiny_pt, crab_llama2_from_parts):
+    """crab-llama2 on a tiny LM and CLIP and the official single-file BEATs checkpoint."""
     ref = build_avllm("tiny-modular", connector="qformer")
-    ref.language_model.save_pretrained(tmp_path / "llm")
-    ref.tokenizer.save_pretrained(tmp_path / "llm")
-    ref.vision_encoder.save_pretrained(tmp_path / "clip")
-    return build_avllm(
-        "crab-llama2",
-        llm_path=str(tmp_path / "llm"),
-        vision_path=str(tmp_path / "clip"),
-        audio_path=str(tiny_pt),  # the official single-file checkpoint
+    return crab_llama2_from_parts(
+        ref,
+        tmp_path,
+        audio_path=tiny_pt,
         num_frames=4,
         mel_frames=400,
         audio_windows=4,
         tokens_per_window=4,
         tokens_per_frame=4,
-        qformer_dim=32,
-        qformer_heads=2,
-        mask_dim=32,
     ).eval()
 
 
 @pytest.mark.integration
-def test_crab_llama2_defaults_to_beats_on_crabs_one_second_windows(tmp_path, tiny_pt) -> None:
-    model = _tiny_crab(tmp_path, tiny_pt)
+def test_crab_llama2_defaults_to_beats_on_crabs_one_second_windows(tmp_path, tiny_crab) -> None:
+    model = tiny_crab
     assert isinstance(model.audio_encoder, BEATs)
     assert model.config.audio_features == "fbank" and model.media_spec["audio_features"] == "fbank"
     wave = torch.from_numpy(np.random.default_rng(2).uniform(-0.5, 0.5, 4 * 16000).astype(np.float32))

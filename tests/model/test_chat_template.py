@@ -51,22 +51,10 @@ def _check_tokens(model, expected_prompt: str) -> None:
 
 
 @pytest.mark.integration
-def test_crab_llama2_prompts_use_the_llama2_chat_format(tmp_path) -> None:
+def test_crab_llama2_prompts_use_the_llama2_chat_format(tmp_path, crab_llama2_from_parts) -> None:
     ref = build_avllm("tiny-modular", connector="qformer")
-    ref.language_model.save_pretrained(tmp_path / "llm")
-    ref.tokenizer.save_pretrained(tmp_path / "llm")  # no chat template: the preset supplies LLaMA-2's
-    ref.vision_encoder.save_pretrained(tmp_path / "clip")
-    ref.audio_encoder.save_pretrained(tmp_path / "whisper")
-    model = build_avllm(
-        "crab-llama2",
-        llm_path=str(tmp_path / "llm"),
-        vision_path=str(tmp_path / "clip"),
-        audio_path=str(tmp_path / "whisper"),
-        audio_tower="whisper",
-        qformer_dim=32,
-        qformer_heads=2,
-        mask_dim=32,
-    )
+    # ref's tokenizer has no chat template: the preset supplies LLaMA-2's
+    model = crab_llama2_from_parts(ref, tmp_path)
     assert model.config.system_prompt == "You are a helpful assistant."
     expected = "<|bos|>[INST] <<SYS>>\nYou are a helpful assistant.\n<</SYS>>\n\nIs the <video> loud? <audio> [/INST]"
     _check_tokens(model, expected)

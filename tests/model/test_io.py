@@ -31,7 +31,7 @@ def test_save_load_identical(preset: str, overrides: dict, tmp_path, media) -> N
 
 
 @pytest.mark.integration
-def test_crab_llama2_preset_from_tiny_checkpoints(tmp_path, media) -> None:
+def test_crab_llama2_preset_from_tiny_checkpoints(tmp_path, media, crab_llama2_from_parts) -> None:
     """The crab-llama2 loading code on tiny LM/CLIP/Whisper saved with save_pretrained (never the hub)."""
     ref = build_avllm(
         "tiny-modular",
@@ -42,24 +42,14 @@ def test_crab_llama2_preset_from_tiny_checkpoints(tmp_path, media) -> None:
         tokens_per_window=4,
         mel_frames=400,
     ).eval()
-    ref.language_model.save_pretrained(tmp_path / "llm")
-    ref.tokenizer.save_pretrained(tmp_path / "llm")
-    ref.vision_encoder.save_pretrained(tmp_path / "clip")
-    ref.audio_encoder.save_pretrained(tmp_path / "whisper")
-    model = build_avllm(
-        "crab-llama2",
-        llm_path=str(tmp_path / "llm"),
-        vision_path=str(tmp_path / "clip"),
-        audio_path=str(tmp_path / "whisper"),
-        audio_tower="whisper",
+    model = crab_llama2_from_parts(
+        ref,
+        tmp_path,
         num_frames=4,
         tokens_per_frame=4,
         audio_windows=4,
         tokens_per_window=4,
         mel_frames=400,
-        qformer_dim=32,
-        qformer_heads=2,
-        mask_dim=32,
         chat_template=False,  # the tiny reference uses the plain prompt format
         extra={"vision_feature_layer": -1},
     ).eval()
