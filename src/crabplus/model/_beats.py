@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import BaseModelOutput
 
+from crabplus.config_blocks import ConfigError, as_config
+
 __all__ = [
     "BEATs",
     "BEATsConfig",
@@ -84,12 +86,17 @@ class BEATsConfig:
 
     @classmethod
     def from_checkpoint_cfg(cls, cfg: dict[str, Any], source: str = "checkpoint") -> BEATsConfig:
-        """From the ``cfg`` dict of an official ``.pt``; unknown non-training keys are an error naming them."""
+        """From the ``cfg`` dict of an official ``.pt``: its training-only keys are dropped, the rest is
+        typed by :func:`as_config` like every config block (a wrong type names ``<source>: cfg.<key>``).
+
+        Unknown keys are listed all at once, since a checkpoint of another BEATs variant may carry several.
+        """
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(cfg) - names - _TRAINING_ONLY)
         if unknown:
-            raise ValueError(f"{source}: BEATs cfg keys {unknown} are not supported; known: {sorted(names)}")
-        return cls(**{k: v for k, v in cfg.items() if k in names})
+            raise ConfigError(f"{source}: BEATs cfg keys {unknown} are not supported; known: {sorted(names)}")
+        kept = {k: v for k, v in cfg.items() if k not in _TRAINING_ONLY}
+        return as_config(cls, kept, f"{source}: cfg")
 
     def to_checkpoint_cfg(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
