@@ -77,6 +77,7 @@ def test_comparison_files(store, tmp_path):
     assert "| task | lora | ilora |" in text
     assert "| d | — | no baseline |" in text
     assert "ilora: d" in text
+    assert "One seed (ilora): the intervals cover which test items were drawn" in text  # lora has two
     assert paths["png"].read_bytes()[:8] == PNG_MAGIC
 
 

@@ -233,6 +233,15 @@ def comparison_markdown(summaries: Mapping[str, TransferSummary], title: str = "
             f"Cells: Δ_t [95 % paired bootstrap interval, {max(replicates)} replicates] and the verdict: "
             "positive or negative when the interval excludes 0 (bold), inconclusive otherwise.",
         ]
+    single = [x for x in labels if len(summaries[x].reports) == 1]
+    if single:
+        lines += [
+            "",
+            f"One seed ({', '.join(single)}): the intervals cover which test items were drawn, not how training "
+            "happened to go; another seed, or another dropout draw, can flip a verdict. Train the baselines and "
+            "the multitask runs over several seeds (`crabplus transfer baselines --seeds 0 1 2`) and the "
+            "report resamples the seeds too.",
+        ]
     unpaired = {x: s.intervals.unpaired for x, s in summaries.items() if s.intervals and s.intervals.unpaired}
     if unpaired:
         lines += [
