@@ -18,9 +18,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
+from tests.helpers.synth_fit import write_fit_config, write_synth_data
 
-from crabplus.data.cli import main as data_main
 from crabplus.data.shards import read_index
 from crabplus.train.lightning_cli import run_lightning
 from crabplus.train.run_layout import command_folders
@@ -33,28 +32,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("history")
-    synth = root / "synth.yaml"
-    synth.write_text(yaml.safe_dump({
-        "maxcount": 8, "splits": {"train": 4, "val": 2, "test": 3},
-        "world": {"num_classes": 8, "duration_s": 4.0, "fps": 4, "frame_size": 32},
-        "tasks": {t: {} for t in [*TRAIN_TASKS, "synth_qa"]},
-    }))  # fmt: skip
-    assert data_main(["synth", "--out", str(root / "data"), "--config", str(synth)]) == 0
+    write_synth_data(root, [*TRAIN_TASKS, "synth_qa"], test=3)
     shutil.rmtree(root / "data" / "synth_qa" / "train")  # a test-only benchmark
-    config = {
-        "seed_everything": 0, "run_name": "r", "runs_dir": str(root / "runs"), "checkpoint_every_n_steps": 2,
-        "trainer": {
-            "accelerator": "cpu", "max_steps": 2, "val_check_interval": 2, "check_val_every_n_epoch": None,
-            "limit_val_batches": 1, "num_sanity_val_steps": 0, "enable_progress_bar": False,
-            "enable_model_summary": False, "log_every_n_steps": 1,
+    write_fit_config(
+        root,
+        TRAIN_TASKS,
+        checkpoint_every_n_steps=2,
+        trainer={
+            "max_steps": 2,
+            "val_check_interval": 2,
+            "check_val_every_n_epoch": None,
+            "limit_val_batches": 1,
         },
-        "model": {"class_path": "crabplus.train.AVLLMModule", "init_args": {
-            "preset": "tiny-modular", "adapter": {"heads": 2, "rank": 4, "alpha": 8}, "max_new_tokens": 6}},
-        "data": {"class_path": "crabplus.data.MultiTaskDataModule", "init_args": {
-            "root": str(root / "data"), "batch_size": 2, "num_workers": 0, "tasks": TRAIN_TASKS,
-            "media": {"num_frames": 4, "frame_size": 32, "n_mels": 64, "clip_seconds": 4.0}}},
-    }  # fmt: skip
-    (root / "fit.yaml").write_text(yaml.safe_dump(config))
+        model={"adapter": {"heads": 2, "rank": 4, "alpha": 8}, "max_new_tokens": 6},
+    )
     return root
 
 

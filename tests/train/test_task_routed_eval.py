@@ -12,9 +12,8 @@ import csv
 from pathlib import Path
 
 import pytest
-import yaml
+from tests.helpers.synth_fit import write_fit_config, write_synth_data
 
-from crabplus.data.cli import main as data_main
 from crabplus.errors import ConfigError
 from crabplus.train.lightning_cli import run_lightning
 from crabplus.train.run_layout import command_folders
@@ -27,28 +26,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def trained(tmp_path_factory) -> tuple[Path, Path]:
     """(config, last.ckpt) of a 3-step fit of a K=2 task-routed adapter on ``TRAIN_TASKS``."""
     root = tmp_path_factory.mktemp("task_routed")
-    synth = root / "synth.yaml"
-    synth.write_text(yaml.safe_dump({
-        "maxcount": 8, "splits": {"train": 4, "val": 2, "test": 2},
-        "world": {"num_classes": 8, "duration_s": 4.0, "fps": 4, "frame_size": 32},
-        "tasks": {t: {} for t in [*TRAIN_TASKS, "synth_qa"]},
-    }))  # fmt: skip
-    assert data_main(["synth", "--out", str(root / "data"), "--config", str(synth)]) == 0
-    config = {
-        "seed_everything": 0, "run_name": "r", "runs_dir": str(root / "runs"), "checkpoint_every_n_steps": 3,
-        "trainer": {
-            "accelerator": "cpu", "max_steps": 3, "limit_val_batches": 0, "num_sanity_val_steps": 0,
-            "enable_progress_bar": False, "enable_model_summary": False, "log_every_n_steps": 1,
+    write_synth_data(root, [*TRAIN_TASKS, "synth_qa"], test=2)
+    cfg = write_fit_config(
+        root,
+        TRAIN_TASKS,
+        checkpoint_every_n_steps=3,
+        trainer={"max_steps": 3, "limit_val_batches": 0},
+        model={
+            "max_new_tokens": 2,
+            "optimizer": {"lr": 2.0e-2, "warmup_ratio": 0.0},
+            "adapter": {"heads": 2, "rank": 4, "alpha": 8, "routing": "task", "num_tasks": 3},
         },
-        "model": {"class_path": "crabplus.train.AVLLMModule", "init_args": {
-            "preset": "tiny-modular", "max_new_tokens": 2, "optimizer": {"lr": 2.0e-2, "warmup_ratio": 0.0},
-            "adapter": {"heads": 2, "rank": 4, "alpha": 8, "routing": "task", "num_tasks": 3}}},
-        "data": {"class_path": "crabplus.data.MultiTaskDataModule", "init_args": {
-            "root": str(root / "data"), "batch_size": 2, "num_workers": 0, "tasks": TRAIN_TASKS,
-            "media": {"num_frames": 4, "frame_size": 32, "n_mels": 64, "clip_seconds": 4.0}}},
-    }  # fmt: skip
-    cfg = root / "fit.yaml"
-    cfg.write_text(yaml.safe_dump(config))
+    )
     run_lightning(["fit", "--config", str(cfg)])
     return cfg, root / "runs" / "r" / "checkpoints" / "last.ckpt"
 
