@@ -72,7 +72,7 @@ class _AdapterUpdate(torch.autograd.Function):
             grad_g = (grad_u3 * z.unsqueeze(1)).sum(-1).to(gate.dtype)  # (N, K)
             grad_logits = (gate * (grad_g - (gate * grad_g).sum(-1, keepdim=True))).to(x.dtype)
         if ctx.needs_input_grad[5]:
-            grad_b = s * grad.t() @ u.to(grad.dtype)  # (d_out, K·r)
+            grad_b = (grad.t() @ u.to(grad.dtype)).mul_(s)  # (d_out, K·r); scaled after the product
         if ctx.needs_input_grad[3]:
             grad_a = grad_z.t() @ dropped  # (r, d_in)
         if grad_logits is not None and ctx.needs_input_grad[4]:
