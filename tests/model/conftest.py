@@ -42,13 +42,21 @@ def make_media(batch: int, seed: int = 1, n_mels: int = 64, frames: int = 400) -
     }
 
 
-def build_crab_llama2_from(ref, folder: Path, audio_path: Path | None = None, **overrides):
+TINY_MEDIA_SHAPES = ("num_frames", "tokens_per_frame", "audio_windows", "tokens_per_window", "mel_frames")
+
+
+def build_crab_llama2_from(
+    ref, folder: Path, audio_path: Path | None = None, match_ref_shapes: bool = False, **overrides
+):
     """The crab-llama2 preset's real loading code on ``ref``'s parts saved under ``folder`` (never the hub).
 
     ``ref`` (tiny-modular with a Q-Former) saves its LM and tokenizer to ``llm/``, its CLIP to ``clip/`` and,
     unless ``audio_path`` names another audio checkpoint (BEATs' single file), its Whisper to ``whisper/``.
-    Q-Former and mask head take the tiny sizes; ``overrides`` go to the preset as they are.
+    Q-Former and mask head take the tiny sizes; ``match_ref_shapes`` gives the preset ``ref``'s frame and
+    audio-window counts, tokens per frame and window and mel frames; ``overrides`` go to the preset as they are.
     """
+    if match_ref_shapes:
+        overrides = {**{name: getattr(ref.config, name) for name in TINY_MEDIA_SHAPES}, **overrides}
     ref.language_model.save_pretrained(folder / "llm")
     ref.tokenizer.save_pretrained(folder / "llm")
     ref.vision_encoder.save_pretrained(folder / "clip")

@@ -220,16 +220,7 @@ def test_forward_equals_naive_paper_forward(tiny_pt) -> None:
 def tiny_crab(tmp_path, tiny_pt, crab_llama2_from_parts):
     """crab-llama2 on a tiny LM and CLIP and the official single-file BEATs checkpoint."""
     ref = build_avllm("tiny-modular", connector="qformer")
-    return crab_llama2_from_parts(
-        ref,
-        tmp_path,
-        audio_path=tiny_pt,
-        num_frames=4,
-        mel_frames=400,
-        audio_windows=4,
-        tokens_per_window=4,
-        tokens_per_frame=4,
-    ).eval()
+    return crab_llama2_from_parts(ref, tmp_path, audio_path=tiny_pt, match_ref_shapes=True).eval()
 
 
 @pytest.mark.integration

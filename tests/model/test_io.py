@@ -45,11 +45,7 @@ def test_crab_llama2_preset_from_tiny_checkpoints(tmp_path, media, crab_llama2_f
     model = crab_llama2_from_parts(
         ref,
         tmp_path,
-        num_frames=4,
-        tokens_per_frame=4,
-        audio_windows=4,
-        tokens_per_window=4,
-        mel_frames=400,
+        match_ref_shapes=True,
         chat_template=False,  # the tiny reference uses the plain prompt format
         extra={"vision_feature_layer": -1},
     ).eval()
