@@ -94,3 +94,26 @@ def test_progress_bar_counts_the_samples(tmp_path, put_file, media, capsys):
     run.convert("ave", src, tmp_path / "out", "train", progress=True)
     err = capsys.readouterr().err
     assert "converting train" in err and "7/7" in err
+
+
+@pytest.mark.integration
+def test_broken_files_copied_as_they_are_are_caught_at_conversion(
+    tmp_path, put_file, media, read_shards, skipped
+):
+    """An .mp4 needs no transcoding, so it used to be copied unread: a garbage or truncated download became a
+    shard member that every epoch skipped again. Its first frame is decoded now, and it is skipped here."""
+    src, out = _src(tmp_path, put_file, media), tmp_path / "out"
+    put_file(src / "AVE" / "vid2.mp4", b"\x00\x00\x00\x18ftypmp42 but nothing else")
+    put_file(src / "AVE" / "vid4.mp4", media.mp4[: len(media.mp4) // 2])  # cut mid-file (no index box)
+    assert main(["ave", "--src", str(src), "--out", str(out)]) == 0
+    written = [s["__key__"] for s in read_shards(out, "ave", "train")]
+    assert len(written) == 5 and not any("vid2" in k or "vid4" in k for k in written)
+    rows = skipped(out, "ave", "train")
+    assert sorted((r["line"], r["reason"]) for r in rows) == [
+        ("line 3", "unreadable media"),
+        ("line 5", "unreadable media"),
+    ]
+    assert (
+        "vid2.mp4" in rows[0]["detail"] + rows[1]["detail"]
+        and "vid4.mp4" in rows[0]["detail"] + rows[1]["detail"]
+    )

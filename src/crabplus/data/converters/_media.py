@@ -1,7 +1,7 @@
 """Locating a sample's media files and turning them into the (extension, bytes) the shards store.
 
 Decision: files already in a format the shard reader decodes are stored byte-for-byte (no
-re-encoding): ``.mp4`` video; ``.wav`` / ``.mp3`` / ``.flac`` audio; ``.png`` / ``.jpg`` images; ``.png``
+re-encoding; their first frame is decoded once to catch broken downloads): ``.mp4`` video; ``.wav`` / ``.mp3`` / ``.flac`` audio; ``.png`` / ``.jpg`` images; ``.png``
 masks. Anything else is converted in-process with PyAV / Pillow: ``.avi`` / ``.flv`` / ``.mkv`` / ``.webm``
 video -> H.264 + AAC (16 kHz mono) mp4 (UCF101, CREMA-D); other audio -> 16 kHz mono wav; other images
 and masks -> png. So a shard member's extension always tells the truth about its bytes.
@@ -39,19 +39,45 @@ def find_media(candidates: Iterable[Path]) -> Path:
 
 
 def media_entry(role: str, path: Path) -> tuple[str, bytes]:
-    """``(shard extension, bytes)`` for a file playing ``role`` (video / audio / image / mask)."""
+    """``(shard extension, bytes)`` for a file playing ``role`` (video / audio / image / mask).
+
+    A file stored byte-for-byte is first checked to decode (``_readable``): a truncated or mislabelled
+    download is a skip listed in ``skipped.jsonl`` now, not a shard member every epoch skips again.
+    """
     suffix = path.suffix.lower()
     if role == "video":
-        return "mp4", path.read_bytes() if suffix == ".mp4" else _transcode_mp4(path)
+        return "mp4", _readable(path, "video") if suffix == ".mp4" else _transcode_mp4(path)
     if role == "audio":
         if suffix in _AUDIO_KEYS:
-            return _AUDIO_KEYS[suffix], path.read_bytes()
+            return _AUDIO_KEYS[suffix], _readable(path, "audio")
         return "wav", encode_wav(_decode_audio(path), _AUDIO_RATE)
     if role == "image":
-        return (_IMAGE_KEYS[suffix], path.read_bytes()) if suffix in _IMAGE_KEYS else ("png", _to_png(path))
+        if suffix in _IMAGE_KEYS:
+            return _IMAGE_KEYS[suffix], _readable(path, "image")
+        return "png", _to_png(path)
     if role == "mask":
-        return "mask.png", path.read_bytes() if suffix == ".png" else _to_png(path)
+        return "mask.png", _readable(path, "image") if suffix == ".png" else _to_png(path)
     raise ValueError(f"unknown media role {role!r} for {path}")
+
+
+def _readable(path: Path, kind: str) -> bytes:
+    """The file's bytes once its first ``kind`` frame decodes (images: the whole picture); raises
+    ``AnnotationError`` naming the file otherwise."""
+    data = path.read_bytes()
+    try:
+        if kind == "image":
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+            return data
+        with av.open(io.BytesIO(data)) as container:
+            streams = container.streams.video if kind == "video" else container.streams.audio
+            if not streams:
+                raise AnnotationError(path, "", f"no {kind} stream")
+            if next(container.decode(streams[0]), None) is None:
+                raise AnnotationError(path, "", f"{kind} stream has no decodable frame")
+    except (OSError, av.error.FFmpegError) as err:  # PIL's truncated / unknown image errors are OSErrors
+        raise AnnotationError(path, "", f"unreadable {kind}: {err}") from err
+    return data
 
 
 def _to_png(path: Path) -> bytes:
