@@ -40,8 +40,11 @@ def test_missing_baseline_is_reported_not_counted():
 
 
 def test_missing_metric_and_zero_baseline_are_listed():
-    report = compare({"t": {"acc": 0.5, "f1": 0.2, "extra": 1.0}}, {"t": {"acc": 0.0, "f1": 0.1}},
-                     {"acc": True, "f1": True, "extra": True})
+    report = compare(
+        {"t": {"acc": 0.5, "f1": 0.2, "extra": 1.0}},
+        {"t": {"acc": 0.0, "f1": 0.1}},
+        {"acc": True, "f1": True, "extra": True},
+    )
     assert report.missing_metrics == ["t/extra"]
     assert report.undefined == ["t/acc"]
     assert report.relative_change == {"t": {"f1": pytest.approx(1.0)}}
@@ -50,8 +53,9 @@ def test_missing_metric_and_zero_baseline_are_listed():
 def test_task_metric_key_overrides_metric_key_and_negative_baseline_uses_abs():
     # 'score' higher is better in general, lower for task x; baseline -0.5 → multi -0.25.
     higher = {"score": True, "x/score": False}
-    report = compare({"x": {"score": -0.25}, "y": {"score": -0.25}}, {"x": {"score": -0.5}, "y": {"score": -0.5}},
-                     higher)
+    report = compare(
+        {"x": {"score": -0.25}, "y": {"score": -0.25}}, {"x": {"score": -0.5}, "y": {"score": -0.5}}, higher
+    )
     assert report.relative_change["y"]["score"] == pytest.approx(0.5)  # (−0.25 + 0.5)/|−0.5|
     assert report.relative_change["x"]["score"] == pytest.approx(-0.5)
 
@@ -68,8 +72,11 @@ def test_no_comparable_task_gives_nan():
 
 def test_seeds_mean_and_std():
     # Baselines averaged over two seeds: 0.4 and 0.6 → 0.5. Seeds: 0.55 → +0.10 ; 0.65 → +0.30.
-    summary = compare_seeds([{"t": {"acc": 0.55}}, {"t": {"acc": 0.65}}],
-                            [{"t": {"acc": 0.4}}, {"t": {"acc": 0.6}}], {"acc": True})
+    summary = compare_seeds(
+        [{"t": {"acc": 0.55}}, {"t": {"acc": 0.65}}],
+        [{"t": {"acc": 0.4}}, {"t": {"acc": 0.6}}],
+        {"acc": True},
+    )
     assert summary.delta_m.mean == pytest.approx(0.20)
     assert summary.delta_m.std == pytest.approx(math.sqrt(0.02))  # sample std of 0.1, 0.3
     assert summary.delta_m.n == 2

@@ -72,8 +72,12 @@ def test_derived_fingerprint_matches_prediction_and_callback_is_set(config):
     assert run["fingerprint"] == predicted == recipe_fingerprint(run["config"])
     callbacks = run["config"]["trainer"]["callbacks"]
     transfer = [c for c in callbacks if c["class_path"].endswith("TransferCallback")]
-    assert transfer == [{"class_path": "crabplus.train.callbacks.transfer.TransferCallback",
-                         "init_args": {"fingerprint": predicted, "kind": "single_task", "store": "s.sqlite"}}]
+    assert transfer == [
+        {
+            "class_path": "crabplus.train.callbacks.transfer.TransferCallback",
+            "init_args": {"fingerprint": predicted, "kind": "single_task", "store": "s.sqlite"},
+        }
+    ]
     assert any(c["class_path"].endswith("LearningRateMonitor") for c in callbacks)
     assert run["config"]["seed_everything"] == 3 and run["seed"] == 3
     assert run["config"]["trainer"]["default_root_dir"] == "runs/b"
@@ -89,8 +93,11 @@ def test_pairs_keep_budgets(config):
 
 
 def test_rounding_stays_consistent():
-    config = {"model": {"preset": "p"}, "data": {"batch_size": 4, "tasks": [{"name": "a", "weight": 1},
-              {"name": "b", "weight": 2}]}, "trainer": {"max_steps": 10}}
+    config = {
+        "model": {"preset": "p"},
+        "data": {"batch_size": 4, "tasks": [{"name": "a", "weight": 1}, {"name": "b", "weight": 2}]},
+        "trainer": {"max_steps": 10},
+    }
     recipe = Recipe.from_config(config)
     assert recipe.samples == {"a": 13, "b": 27}  # 40·1/3 = 13.3, 40·2/3 = 26.7
     run = derive_subset_config(config, ["a"])

@@ -36,7 +36,7 @@ def test_lora_two_seeds(store):
     assert first.delta_m == pytest.approx(0.125 / 3)
     assert second.task_change == pytest.approx({"a": -0.10, "b": 0.15, "c": 0.20})
     assert summary.delta_m.mean == pytest.approx((0.125 / 3 + 0.25 / 3) / 2)
-    assert summary.delta_m.std == pytest.approx(abs(0.125 / 3 - 0.25 / 3) / 2 ** 0.5)
+    assert summary.delta_m.std == pytest.approx(abs(0.125 / 3 - 0.25 / 3) / 2**0.5)
     assert summary.positive_share.mean == pytest.approx(2 / 3)
     assert summary.single_task["c"]["acc"] == pytest.approx(0.70)  # seed-mean baseline
 
@@ -71,13 +71,17 @@ def test_report_files(store, tmp_path):
 @pytest.mark.integration
 def test_comparison_files(store, tmp_path):
     lora = recipe_of(store.run("mt-lora-0"), store)
-    summaries = {v: summarize_runs(store, seeds_of(store, f"mt-{v}-0"), baseline_recipe=lora) for v in ("lora", "ilora")}
+    summaries = {
+        v: summarize_runs(store, seeds_of(store, f"mt-{v}-0"), baseline_recipe=lora)
+        for v in ("lora", "ilora")
+    }
     paths = write_comparison(summaries, tmp_path / "cmp")
     text = paths["md"].read_text()
     assert "| task | lora | ilora |" in text
     assert "| d | — | no baseline |" in text
     assert "ilora: d" in text
-    assert "One seed (ilora): the intervals cover which test items were drawn" in text  # lora has two
+    assert "One seed (ilora): the intervals cover which val items were drawn" in text  # lora has two
+    assert "| val items per task |" in text and "test items" not in text  # summaries of the val split
     assert paths["png"].read_bytes()[:8] == PNG_MAGIC
 
 
@@ -96,8 +100,22 @@ def test_pair_matrix(store):
 def test_cli_report_and_pairs(store, tmp_path, capsys):
     out = tmp_path / "rep"
     # "lora" selects the 3-task recipe (2 seeds) and the a+b pair run: two groups, three columns.
-    assert main(["report", "lora", "ilora", "--baseline-from", "mt-lora-0", "--store", str(store.path),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "lora",
+                "ilora",
+                "--baseline-from",
+                "mt-lora-0",
+                "--store",
+                str(store.path),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert (out / "comparison.md").is_file() and (out / "comparison.png").is_file()
     assert "| **Δm** |" in capsys.readouterr().out
     assert main(["report", "mt-lora-0", "--store", str(store.path), "--out", str(out)]) == 0
@@ -107,7 +125,20 @@ def test_cli_report_and_pairs(store, tmp_path, capsys):
     import yaml
 
     config.write_text(yaml.safe_dump(CONFIG))
-    assert main(["pairs", "--config", str(config), "--store", str(store.path), "--out", str(tmp_path / "p"),
-                 "--no-resolve"]) == 0
+    assert (
+        main(
+            [
+                "pairs",
+                "--config",
+                str(config),
+                "--store",
+                str(store.path),
+                "--out",
+                str(tmp_path / "p"),
+                "--no-resolve",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "p" / "pairs.png").read_bytes()[:8] == PNG_MAGIC
     assert "missing two-task runs: a+c, b+c" in capsys.readouterr().out

@@ -14,12 +14,20 @@ def test_plan_skips_baselines_in_store(tmp_path):
     store = build_tiny_store(tmp_path / "r.sqlite")
     plans = plan_runs(CONFIG, [["a"], ["b"], ["c"]], store, tmp_path / "bl", seeds=[0, 1], launcher=["cp+"])
     done = {(p.tasks[0], p.seed): p.done for p in plans}
-    assert done == {("a", 0): True, ("a", 1): False, ("b", 0): True, ("b", 1): False,
-                    ("c", 0): True, ("c", 1): True}
+    assert done == {
+        ("a", 0): True,
+        ("a", 1): False,
+        ("b", 0): True,
+        ("b", 1): False,
+        ("c", 0): True,
+        ("c", 1): True,
+    }
     calls = []
     assert execute(plans, echo=lambda _: None, run=lambda cmd: calls.append(cmd) or 0) == 0
     assert len(calls) == 2
-    assert execute(plans, echo=lambda _: None, run=lambda cmd: 1) == 2  # failures counted, none stops the rest
+    assert (
+        execute(plans, echo=lambda _: None, run=lambda cmd: 1) == 2
+    )  # failures counted, none stops the rest
     (a1,) = [p for p in plans if p.tasks == ["a"] and p.seed == 1]
     assert calls[0] == ["cp+", "fit", "--config", str(a1.config_path)]
     written = load_config(a1.config_path)
@@ -29,10 +37,17 @@ def test_plan_skips_baselines_in_store(tmp_path):
 
 @pytest.mark.unit
 def test_test_step_uses_checkpoint(tmp_path):
-    (plan,) = plan_runs(CONFIG, [["a"]], ResultsStore(tmp_path / "r.sqlite"), tmp_path / "bl", test=True,
-                        launcher=["cp"])
-    assert plan.commands[1] == ["cp", "test", "--config", str(plan.config_path),
-                                "--ckpt_path", str(plan.run_dir / "checkpoints" / "last.ckpt")]
+    (plan,) = plan_runs(
+        CONFIG, [["a"]], ResultsStore(tmp_path / "r.sqlite"), tmp_path / "bl", test=True, launcher=["cp"]
+    )
+    assert plan.commands[1] == [
+        "cp",
+        "test",
+        "--config",
+        str(plan.config_path),
+        "--ckpt_path",
+        str(plan.run_dir / "checkpoints" / "last.ckpt"),
+    ]
     callbacks = plan.config["trainer"]["callbacks"]
     assert callbacks[-1]["init_args"]["dirpath"] == str(plan.run_dir / "checkpoints")
 
@@ -42,8 +57,24 @@ def test_cli_baselines_dry_run(tmp_path, capsys):
     config = tmp_path / "multitask.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
     store = build_tiny_store(tmp_path / "r.sqlite")
-    code = main(["baselines", "--config", str(config), "--store", str(store.path), "--out-dir",
-                 str(tmp_path / "bl"), "--seeds", "0", "1", "--dry-run", "--launcher", "crabplus", "--no-resolve"])
+    code = main(
+        [
+            "baselines",
+            "--config",
+            str(config),
+            "--store",
+            str(store.path),
+            "--out-dir",
+            str(tmp_path / "bl"),
+            "--seeds",
+            "0",
+            "1",
+            "--dry-run",
+            "--launcher",
+            "crabplus",
+            "--no-resolve",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert out.count("# in store:") == 4 and out.count("# missing:") == 2
@@ -59,8 +90,12 @@ def test_resolve_config_prefers_the_cli_and_falls_back(tmp_path, capsys):
 
     raw = tmp_path / "raw.yaml"
     raw.write_text("model: {preset: raw}\n")
-    printer = [sys.executable, "-c", "import sys; assert sys.argv[1:] == ['fit', '--config', sys.argv[3], "
-               "'--print_config']; print('model: {preset: resolved, optimizer: {lr: 0.1}}')"]
+    printer = [
+        sys.executable,
+        "-c",
+        "import sys; assert sys.argv[1:] == ['fit', '--config', sys.argv[3], "
+        "'--print_config']; print('model: {preset: resolved, optimizer: {lr: 0.1}}')",
+    ]
     assert resolve_config(raw, printer) == {"model": {"preset": "resolved", "optimizer": {"lr": 0.1}}}
     assert resolve_config(raw, [sys.executable, "-c", "raise SystemExit(3)"]) == {"model": {"preset": "raw"}}
     assert "using the raw YAML" in capsys.readouterr().err
@@ -70,8 +105,9 @@ def test_resolve_config_prefers_the_cli_and_falls_back(tmp_path, capsys):
 def test_parallel_jobs_run_every_chain_in_order(tmp_path):
     """jobs=3: every missing run's fit precedes its own test; failures are still counted per run."""
     store = build_tiny_store(tmp_path / "r.sqlite")
-    plans = plan_runs(CONFIG, [["a"], ["b"], ["c"]], store, tmp_path / "bl", seeds=[1, 2], test=True,
-                      launcher=["cp+"])
+    plans = plan_runs(
+        CONFIG, [["a"], ["b"], ["c"]], store, tmp_path / "bl", seeds=[1, 2], test=True, launcher=["cp+"]
+    )
     calls: list[list[str]] = []
     assert execute(plans, echo=lambda _: None, run=lambda cmd: calls.append(cmd) or 0, jobs=3) == 0
     missing = [p for p in plans if not p.done]

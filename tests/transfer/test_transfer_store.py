@@ -20,19 +20,27 @@ def _writer(path: str, name: str) -> None:
 @pytest.mark.unit
 def test_round_trip_and_final_metrics(tmp_path):
     store = ResultsStore(tmp_path / "sub" / "r.sqlite")
-    store.register_run(RunInfo("r1", "fp1", "single_task", ("a",), "lora", 3, {"model": {"preset": "p"}},
-                               {"preset": "p"}))
+    store.register_run(
+        RunInfo("r1", "fp1", "single_task", ("a",), "lora", 3, {"model": {"preset": "p"}}, {"preset": "p"})
+    )
     store.register_run(RunInfo("r1", "other", "multitask", ("x",)))  # resumed run: first row kept
-    store.add_results([
-        ResultRow("r1", "fp1", "a", "acc", 0.1, True, 10, 1.0),
-        ResultRow("r1", "fp1", "a", "acc", 0.3, True, 20, 2.0),
-        ResultRow("r1", "fp1", "a", "acc", 0.2, True, 5, 3.0),   # late write of an earlier step
-        ResultRow("r1", "fp1", "a", "wer", 0.4, False, 20, 2.0),
-        ResultRow("r1", "fp1", "a", "acc", 0.9, True, 20, 4.0, split="test"),
-    ])
+    store.add_results(
+        [
+            ResultRow("r1", "fp1", "a", "acc", 0.1, True, 10, 1.0),
+            ResultRow("r1", "fp1", "a", "acc", 0.3, True, 20, 2.0),
+            ResultRow("r1", "fp1", "a", "acc", 0.2, True, 5, 3.0),  # late write of an earlier step
+            ResultRow("r1", "fp1", "a", "wer", 0.4, False, 20, 2.0),
+            ResultRow("r1", "fp1", "a", "acc", 0.9, True, 20, 4.0, split="test"),
+        ]
+    )
     run = store.run("r1")
-    assert (run.fingerprint, run.kind, run.tasks, run.seed, run.recipe) == ("fp1", "single_task", ("a",), 3,
-                                                                           {"preset": "p"})
+    assert (run.fingerprint, run.kind, run.tasks, run.seed, run.recipe) == (
+        "fp1",
+        "single_task",
+        ("a",),
+        3,
+        {"preset": "p"},
+    )
     assert store.final_metrics("r1") == {"a": {"acc": 0.3, "wer": 0.4}}
     assert store.final_metrics("r1", split="test") == {"a": {"acc": 0.9}}
     assert store.directions("r1") == {"a/acc": True, "a/wer": False}

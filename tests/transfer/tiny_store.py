@@ -28,10 +28,12 @@ HIGHER = {"acc": True, "err": False}
 
 CONFIG: dict[str, Any] = {
     "seed_everything": 0,
-    "model": {"preset": "tiny-modular", "adapter": {"variant": "lora", "rank": 4},
-              "optimizer": {"lr": 1e-3}},
-    "data": {"root": "data/synthetic", "batch_size": 2,
-             "tasks": [{"name": "a", "weight": 1.0}, {"name": "b", "weight": 1.0}, {"name": "c", "weight": 1.0}]},
+    "model": {"preset": "tiny-modular", "adapter": {"variant": "lora", "rank": 4}, "optimizer": {"lr": 1e-3}},
+    "data": {
+        "root": "data/synthetic",
+        "batch_size": 2,
+        "tasks": [{"name": "a", "weight": 1.0}, {"name": "b", "weight": 1.0}, {"name": "c", "weight": 1.0}],
+    },
     "trainer": {"max_steps": 30},
 }
 
@@ -44,16 +46,44 @@ def ilora_config() -> dict[str, Any]:
     return config
 
 
-def _add(store: ResultsStore, run_id: str, recipe: Recipe, variant: str, seed: int,
-         values: dict[str, dict[str, float]], config: dict[str, Any]) -> None:
-    store.register_run(RunInfo(run_id, recipe.fingerprint, recipe.kind, tuple(recipe.tasks), variant, seed,
-                               config, recipe.to_dict(), created=1000.0 + len(store.runs())))
+def _add(
+    store: ResultsStore,
+    run_id: str,
+    recipe: Recipe,
+    variant: str,
+    seed: int,
+    values: dict[str, dict[str, float]],
+    config: dict[str, Any],
+) -> None:
+    store.register_run(
+        RunInfo(
+            run_id,
+            recipe.fingerprint,
+            recipe.kind,
+            tuple(recipe.tasks),
+            variant,
+            seed,
+            config,
+            recipe.to_dict(),
+            created=1000.0 + len(store.runs()),
+        )
+    )
     rows = []
     for step, scale in ((5, 0.1), (10, 1.0)):
         for task, metrics in values.items():
             for metric, value in metrics.items():
-                rows.append(ResultRow(run_id, recipe.fingerprint, task, metric, value * scale, HIGHER[metric],
-                                      step, 2000.0 + step))
+                rows.append(
+                    ResultRow(
+                        run_id,
+                        recipe.fingerprint,
+                        task,
+                        metric,
+                        value * scale,
+                        HIGHER[metric],
+                        step,
+                        2000.0 + step,
+                    )
+                )
     store.add_results(rows)
 
 
@@ -66,12 +96,40 @@ def build_tiny_store(path: str | Path) -> ResultsStore:
     _add(store, "st-b-0", lora.single_task("b"), "lora", 0, {"b": {"acc": 0.40, "err": 0.20}}, {})
     _add(store, "st-c-0", lora.single_task("c"), "lora", 0, {"c": {"acc": 0.80}}, {})
     _add(store, "st-c-1", lora.single_task("c"), "lora", 1, {"c": {"acc": 0.60}}, {})
-    _add(store, "mt-lora-0", lora, "lora", 0,
-         {"a": {"acc": 0.55}, "b": {"acc": 0.44, "err": 0.25}, "c": {"acc": 0.77}}, CONFIG)
-    _add(store, "mt-lora-1", lora, "lora", 1,
-         {"a": {"acc": 0.45}, "b": {"acc": 0.48, "err": 0.18}, "c": {"acc": 0.84}}, CONFIG)
-    _add(store, "mt-ilora-0", ilora, "ilora", 0, {"a": {"acc": 0.60}, "b": {"acc": 0.40, "err": 0.16}, "c": {"acc": 0.56}, "d": {"acc": 0.90}},
-         ilora_config())
-    _add(store, "pair-ab-0", lora.subset(["a", "b"]), "lora", 0,
-         {"a": {"acc": 0.45}, "b": {"acc": 0.48, "err": 0.20}}, {})
+    _add(
+        store,
+        "mt-lora-0",
+        lora,
+        "lora",
+        0,
+        {"a": {"acc": 0.55}, "b": {"acc": 0.44, "err": 0.25}, "c": {"acc": 0.77}},
+        CONFIG,
+    )
+    _add(
+        store,
+        "mt-lora-1",
+        lora,
+        "lora",
+        1,
+        {"a": {"acc": 0.45}, "b": {"acc": 0.48, "err": 0.18}, "c": {"acc": 0.84}},
+        CONFIG,
+    )
+    _add(
+        store,
+        "mt-ilora-0",
+        ilora,
+        "ilora",
+        0,
+        {"a": {"acc": 0.60}, "b": {"acc": 0.40, "err": 0.16}, "c": {"acc": 0.56}, "d": {"acc": 0.90}},
+        ilora_config(),
+    )
+    _add(
+        store,
+        "pair-ab-0",
+        lora.subset(["a", "b"]),
+        "lora",
+        0,
+        {"a": {"acc": 0.45}, "b": {"acc": 0.48, "err": 0.20}},
+        {},
+    )
     return store

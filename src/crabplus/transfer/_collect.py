@@ -98,7 +98,7 @@ def summarize_runs(
     if not reports:
         names = sorted({r.label for r in runs})
         raise ValueError(f"run(s) {', '.join(names)} have no {split!r} results in {store.path}")
-    summary = summarize(reports)
+    summary = dataclasses.replace(summarize(reports), split=split)
     if replicates > 0:
         summary = dataclasses.replace(
             summary, intervals=interval_summary(store, evaluated, summary, used, split, replicates, cache)

@@ -181,6 +181,7 @@ class TransferSummary:
     multitask: dict[str, dict[str, float]]
     single_task: dict[str, dict[str, float]]
     intervals: TransferIntervals | None = None  # paired bootstrap over stored items (``_bootstrap.py``)
+    split: str = "test"  # the evaluation split the metrics and items come from (reports name it)
 
 
 def summarize(reports: Sequence[TransferReport]) -> TransferSummary:

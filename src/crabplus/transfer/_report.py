@@ -68,7 +68,7 @@ def _headline(summary: TransferSummary) -> list[str]:
         lines[0] += f"; 95 % interval {_bounds(ints.delta_m)}"
         lines[1] += f"; significant gains: **{ints.significant_share:.0%}** ({n_sig}/{len(ints.tasks)})"
         lines.append(
-            f"- intervals: paired bootstrap over test items, {ints.replicates} replicates "
+            f"- intervals: paired bootstrap over {summary.split} items, {ints.replicates} replicates "
             "(positive / negative: the 95 % interval excludes 0; inconclusive otherwise)"
         )
     if summary.intervals is not None and summary.intervals.unpaired:
@@ -223,7 +223,8 @@ def comparison_markdown(summaries: Mapping[str, TransferSummary], title: str = "
     )
     lines.append("| worst drop | " + " | ".join(_worst(summaries[x]) for x in labels) + " |")
     lines.append("| seeds | " + " | ".join(str(len(summaries[x].reports)) for x in labels) + " |")
-    lines.append("| test items per task | " + " | ".join(_items(summaries[x]) for x in labels) + " |")
+    splits = "/".join(sorted({summaries[x].split for x in labels}))
+    lines.append(f"| {splits} items per task | " + " | ".join(_items(summaries[x]) for x in labels) + " |")
     replicates = {
         s.intervals.replicates for s in summaries.values() if s.intervals is not None and s.intervals.tasks
     }
@@ -237,7 +238,7 @@ def comparison_markdown(summaries: Mapping[str, TransferSummary], title: str = "
     if single:
         lines += [
             "",
-            f"One seed ({', '.join(single)}): the intervals cover which test items were drawn, not how training "
+            f"One seed ({', '.join(single)}): the intervals cover which {splits} items were drawn, not how training "
             "happened to go; another seed, or another dropout draw, can flip a verdict. Train the baselines and "
             "the multitask runs over several seeds (`crabplus transfer baselines --seeds 0 1 2`) and the "
             "report resamples the seeds too.",
