@@ -90,7 +90,15 @@ def test_fused_layer_equals_the_autograd_path_and_the_literal_formula(heads: int
 
 @pytest.mark.parametrize(
     "change",
-    ["topk routing", "per-head dropout", "bernoulli draw", "trainable weight", "routing stats", "off"],
+    [
+        "topk routing",
+        "per-head dropout",
+        "bernoulli draw",
+        "trainable weight",
+        "routing stats",
+        "autocast",
+        "off",
+    ],
 )
 def test_layers_it_does_not_cover_keep_the_autograd_path(change: str, monkeypatch) -> None:
     config = dict(heads=3, rank=4, dropout=0.2, shared_dropout=True)
@@ -107,5 +115,26 @@ def test_layers_it_does_not_cover_keep_the_autograd_path(change: str, monkeypatc
     if change == "routing stats":
         layer.collector = type("Collector", (), {"observe": lambda *a: None})()
     monkeypatch.setattr(fused_module._AdapterUpdate, "apply", lambda *a: pytest.fail("fused path ran"))
-    layer(torch.randn(3, 16)).sum().backward()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=change == "autocast"):
+        y = layer(torch.randn(3, 16))
+    y.float().sum().backward()
     assert layer.lora_A.weight.grad is not None
+
+
+def test_an_all_bf16_layer_runs_fused_and_matches_the_autograd_path() -> None:
+    """bf16 weights and inputs (``precision: bf16-true``, no autocast): every operand shares one dtype, so the
+    fused node runs; it agrees with the autograd path to bf16 precision."""
+    fused, plain = _layers(heads=3, dropout=0.2)
+    fused.to(torch.bfloat16), plain.to(torch.bfloat16)
+    assert fused._fusable() and not plain._fusable()
+    x = torch.randn(2, 9, 16, dtype=torch.bfloat16)
+    y_fused, gx_fused, grads_fused = _outputs_and_grads(fused, x, seed=5)
+    y, gx, grads = _outputs_and_grads(plain, x, seed=5)
+    assert y_fused.dtype == torch.bfloat16 and gx_fused.dtype == torch.bfloat16
+    torch.testing.assert_close(y_fused.float(), y.float(), atol=0.1, rtol=0.02)
+    torch.testing.assert_close(gx_fused.float(), gx.float(), atol=0.1, rtol=0.02)
+    for name in grads:
+        scale = float(grads[name].float().abs().max())
+        torch.testing.assert_close(
+            grads_fused[name].float(), grads[name].float(), atol=0.02 * scale, rtol=0.02
+        )

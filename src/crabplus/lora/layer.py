@@ -179,14 +179,17 @@ class ILoRALinear(nn.Linear):
 
     def _fusable(self) -> bool:
         """Whether ``crabplus.lora.fused`` computes exactly this layer's adapter term (and a graph is being
-        recorded): a plain softmax router (or K = 1), one dropout mask for all heads drawn by ``bits`` (or
-        none active), frozen weight and bias, and no side outputs (routing statistics, balance loss)."""
+        recorded, without autocast): a plain softmax router (or K = 1), one dropout mask for all heads drawn by
+        ``bits`` (or none active), frozen weight and bias, and no side outputs (routing statistics, balance
+        loss)."""
         gate_ok = self.gate_rule is None or self.gate_rule.plain_softmax
         dropout_ok = not self._dropout_active() or (self.shared_dropout and self.dropout_draw == "bits")
         frozen = not self.weight.requires_grad and (self.bias is None or not self.bias.requires_grad)
         quiet = self.collector is None and self.balance_coef <= 0
-        # without a graph to record (evaluation, generation) the plain path has nothing to save
-        return self.fused and torch.is_grad_enabled() and gate_ok and dropout_ok and frozen and quiet
+        # without a graph to record (evaluation, generation) the plain path has nothing to save; under autocast
+        # (bf16-mixed) the hand-written backward would mix dtypes that autocast reconciles on the plain path
+        recording = torch.is_grad_enabled() and not torch.is_autocast_enabled(self.weight.device.type)
+        return self.fused and recording and gate_ok and dropout_ok and frozen and quiet
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Fast path. x (..., d_in) -> (..., d_out)."""
