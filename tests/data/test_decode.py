@@ -70,6 +70,25 @@ def test_pyav_sampling_equals_decords(seek_gap, monkeypatch):
         np.testing.assert_array_equal(decode._video_pyav(data, count), expected)
 
 
+def test_frames_are_counted_in_order_when_a_stream_has_no_timing():
+    """The fallback for streams without a frame rate or time base: frames by their decode order."""
+    from crabplus.data.decode import _frames_by_count, frame_indices
+
+    class Frame:
+        def __init__(self, k):
+            self.k = k
+
+        def to_ndarray(self, format):
+            return np.full((2, 2, 3), self.k, np.uint8)
+
+    decoded = []
+    frames = (decoded.append(k) or Frame(k) for k in range(10))
+    got = _frames_by_count(frames, frame_indices(10, 4))  # frames 1, 3, 6, 8
+    assert [int(f[0, 0, 0]) for f in got] == [1, 3, 6, 8] and decoded == list(range(9))  # stopped after 8
+    short = _frames_by_count((Frame(k) for k in range(3)), frame_indices(6, 2))  # header said 6, clip has 3
+    assert [int(f[0, 0, 0]) for f in short] == [1, 1]  # frame 4 is missing: the last one picked stands in
+
+
 def test_long_clips_are_decoded_by_seeking(monkeypatch):
     """A clip over LONG_CLIP_SECONDS never reaches decord (whose frame index reads the whole file) and
     gives the frames decord gives."""

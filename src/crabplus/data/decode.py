@@ -124,6 +124,8 @@ def _video_pyav(src: Source, num_frames: int) -> np.ndarray:
             total = stream.frames or sum(1 for p in container.demux(stream) if p.size)
             container.seek(0)
             rate, tb = stream.average_rate or stream.guessed_rate, stream.time_base
+            if not rate or not tb:  # no timing to seek by: decode in order, counting frames
+                return _frames_by_count(container.decode(stream), frame_indices(total, num_frames))
             start = stream.start_time or 0
             gap = int(SEEK_GAP_SECONDS / tb)
             decoded, last_pts, picked = container.decode(stream), None, []
@@ -146,6 +148,20 @@ def _video_pyav(src: Source, num_frames: int) -> np.ndarray:
             return np.stack(picked)
     except av.error.FFmpegError as err:
         raise DecodeError(f"video undecodable: {err}") from err
+
+
+def _frames_by_count(frames, wanted: np.ndarray) -> np.ndarray:
+    """The frames at the sorted indices ``wanted`` of a decode iterator, stopping after the last one (a
+    header that over-counts: the last frame picked stands in for the missing ones, as on the seeking path)."""
+    picked: dict[int, np.ndarray] = {}
+    for k, frame in enumerate(frames):
+        if k in wanted:
+            picked[k] = frame.to_ndarray(format="rgb24")
+        if k >= wanted[-1]:
+            break
+    if not picked:
+        raise DecodeError("video has no frames")
+    return np.stack([picked.get(int(i), picked[max(picked)]) for i in wanted])
 
 
 def load_audio(src: Source, sample_rate: int = 16000, max_seconds: float | None = None) -> torch.Tensor:
