@@ -138,3 +138,13 @@ def test_an_all_bf16_layer_runs_fused_and_matches_the_autograd_path() -> None:
         torch.testing.assert_close(
             grads_fused[name].float(), grads[name].float(), atol=0.02 * scale, rtol=0.02
         )
+
+
+def test_a_meta_layer_runs_either_path() -> None:
+    """``crabplus plan`` runs layers on the meta device, which has no autocast to ask about: both the fused
+    and the autograd path run there and save the same tensors' shapes."""
+    for fused in (True, False):
+        layer = _layers(heads=3, dropout=0.2)[0].to("meta")
+        layer.fused = fused
+        x = torch.empty(4, 16, device="meta", requires_grad=True)
+        assert layer(x).shape == (4, 12)

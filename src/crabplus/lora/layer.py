@@ -73,6 +73,14 @@ def bits_mask(x: torch.Tensor, p: float) -> torch.Tensor | None:
     return keep.to(x.dtype).mul_(_LEVELS / (_LEVELS - drop))
 
 
+def _autocast_on(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (False for devices without autocast, e.g. ``meta``)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except RuntimeError:  # "unknown device type for autocast"
+        return False
+
+
 class ILoRALinear(nn.Linear):
     """Drop-in replacement of an ``nn.Linear`` (it *is* one: HF code reading ``.weight`` still works).
 
@@ -182,14 +190,16 @@ class ILoRALinear(nn.Linear):
         recorded, without autocast): a plain softmax router (or K = 1), one dropout mask for all heads drawn by
         ``bits`` (or none active), frozen weight and bias, and no side outputs (routing statistics, balance
         loss)."""
+        if not self.fused:
+            return False
         gate_ok = self.gate_rule is None or self.gate_rule.plain_softmax
         dropout_ok = not self._dropout_active() or (self.shared_dropout and self.dropout_draw == "bits")
         frozen = not self.weight.requires_grad and (self.bias is None or not self.bias.requires_grad)
         quiet = self.collector is None and self.balance_coef <= 0
         # without a graph to record (evaluation, generation) the plain path has nothing to save; under autocast
         # (bf16-mixed) the hand-written backward would mix dtypes that autocast reconciles on the plain path
-        recording = torch.is_grad_enabled() and not torch.is_autocast_enabled(self.weight.device.type)
-        return self.fused and recording and gate_ok and dropout_ok and frozen and quiet
+        recording = torch.is_grad_enabled() and not _autocast_on(self.weight.device.type)
+        return recording and gate_ok and dropout_ok and frozen and quiet
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Fast path. x (..., d_in) -> (..., d_out)."""
