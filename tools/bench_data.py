@@ -211,7 +211,7 @@ def long_clip_ratio(spec: MediaSpec, repeats: int = 3) -> tuple[float, float]:
 
 def real_size(args: argparse.Namespace, spec: MediaSpec) -> None:
     """The benchmark on real-size source clips (see the module docstring)."""
-    width, height = (int(v) for v in args.source.lower().split("x"))
+    width, height = args.source
     started = time.perf_counter()
     clips = [_real_clip(width, height, args.source_seconds, seed) for seed in range(args.clips)]
     print(f"generated {len(clips)} clips {width}x{height}, {args.source_seconds} s @ 25 fps H.264 + 44.1 kHz "
@@ -242,6 +242,17 @@ def real_size(args: argparse.Namespace, spec: MediaSpec) -> None:
         print(f"  {name:52s} {ms:8.1f} ms" if ms == ms else f"  {name}")
 
 
+def _frame_size(text: str) -> tuple[int, int]:
+    """``WxH`` (e.g. ``640x360``) as (width, height); argparse reports anything else in one line."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x360, got {text!r}") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(f"{text}: width and height must be even and at least 16")
+    return width, height
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=160, help="samples timed on each side")
@@ -250,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument(
-        "--source", default=None, help="real-size source clips, e.g. 640x360 (default: 64x64 synth)"
+        "--source",
+        default=None,
+        type=_frame_size,
+        help="real-size source clips, e.g. 640x360 (default: 64x64 synth)",
     )
     parser.add_argument("--source-seconds", type=int, default=10)
     parser.add_argument("--clips", type=int, default=8, help="distinct real-size clips (repeated)")

@@ -317,7 +317,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=None, help="data.num_workers (default: the config's)")
     parser.add_argument("--eval-batches", type=int, default=6, help="validation batches for generation")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="generation budget override")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not (ROOT / args.config).is_file():
+        parser.error(f"--config {args.config}: no such file (paths are relative to the repository root)")
+    if args.data is not None and not Path(args.data).is_dir():
+        parser.error(f"--data {args.data}: no such folder of shards")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,13 +36,14 @@ class _AdapterUpdate(torch.autograd.Function):
     @staticmethod
     def forward(ctx, base, x, mask, lora_a, router, lora_b, scaling: float):  # noqa: D102
         rank = lora_a.shape[0]
+        dropped = x if mask is None else x * mask  # (N, d_in), kept for A's gradient
         if router is None:
-            z, logits = F.linear(x if mask is None else x * mask, lora_a), None  # (N, r)
+            z, logits = F.linear(dropped, lora_a), None  # (N, r)
         elif mask is None:  # the router's GEMM fused into A's, as the autograd path does
             zl = F.linear(x, torch.cat([lora_a, router]))  # (N, r + K)
             z, logits = zl[:, :rank], zl[:, rank:]
         else:
-            z, logits = F.linear(x * mask, lora_a), F.linear(x, router)
+            z, logits = F.linear(dropped, lora_a), F.linear(x, router)
         if logits is None:
             gate, u = None, z  # (N, r): plain LoRA
         else:
@@ -50,16 +51,15 @@ class _AdapterUpdate(torch.autograd.Function):
             u = (gate.to(z.dtype).unsqueeze(-1) * z.unsqueeze(1)).flatten(1)  # (N, K·r)
         base.addmm_(u.to(base.dtype), lora_b.t().to(base.dtype), alpha=scaling)
         ctx.mark_dirty(base)
-        ctx.save_for_backward(x, mask, lora_a, router, lora_b, z, gate)
+        ctx.save_for_backward(x, dropped, mask, lora_a, router, lora_b, z, gate)
         ctx.scaling, ctx.heads = scaling, lora_b.shape[1] // rank
         return base
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
-        x, mask, lora_a, router, lora_b, z, gate = ctx.saved_tensors
+        x, dropped, mask, lora_a, router, lora_b, z, gate = ctx.saved_tensors
         s = ctx.scaling
         grad_u = (grad @ lora_b.to(grad.dtype)) * s  # (N, K·r)
-        dropped = x if mask is None else x * mask
         grad_x = grad_a = grad_router = grad_b = None
         if gate is None:
             u, grad_z, grad_logits = z, grad_u, None
